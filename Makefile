@@ -1,0 +1,51 @@
+# Everything a fresh machine needs, from one command: `make test` or `make demo`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+export MPLBACKEND := Agg
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup system release test lint unit validate demo lab bench clean
+
+setup: $(STAMP) system
+
+# Python packages: the whole tree pinned in requirements.lock (torch==2.13.0, CPU build here).
+$(STAMP): requirements.lock pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+# System packages the sandbox needs, installed when missing.
+system:
+	@command -v bwrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
+
+release: setup
+	$(BIN)/autograder release
+
+lint: setup
+	$(BIN)/ruff check .
+
+unit: setup
+	$(BIN)/pytest -q tests
+
+validate: setup
+	$(BIN)/autograder release --check
+	$(BIN)/autograder validate
+
+test: lint unit validate
+
+demo: setup
+	$(BIN)/autograder release
+	@echo "== the reference submission (should pass every public check) =="
+	$(BIN)/autograder check solutions/week01-markov/markov.ipynb
+	@echo "== the blank release (runs, and reports what is left to do) =="
+	-$(BIN)/autograder check release/week01-markov/markov.ipynb
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=release
+
+clean:
+	rm -rf $(VENV) submitted autograded feedback exports

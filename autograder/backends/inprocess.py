@@ -1,0 +1,147 @@
+"""In-process backend: execute the notebook's code in the current process.
+
+Only for trusted notebooks (reference, blank, known-wrong) in `validate`, where speed matters and nothing is
+hostile. Student submissions are graded by a sandboxed backend; both give tests the same interface.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..harness.feedback import MissingName, SubmissionError
+from ..notebooks import CodeCell
+
+_PLAIN = (type(None), bool, int, float, complex, str, bytes, list, tuple, dict, np.ndarray, np.generic)
+
+
+@dataclass(frozen=True)
+class CellError:
+    """A cell that raised while the notebook ran: which one and what, in the student's terms."""
+
+    cell: str
+    error_type: str
+    message: str
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, _PLAIN):
+        return True
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+class Handle:
+    """A submission-side object (an instance of a student's class, an RNG); calls on it are guarded."""
+
+    def __init__(self, obj: Any, label: str):
+        object.__setattr__(self, "_obj", obj)
+        object.__setattr__(self, "_label", label)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            value = getattr(self._obj, name)
+        except Exception as exc:
+            raise SubmissionError(f"{self._label}.{name}", type(exc).__name__, str(exc)) from None
+        return guard(value, f"{self._label}.{name}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return guard(self._obj, self._label)(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<submission object {self._label}>"
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, Handle):
+        return value._obj
+    if isinstance(value, list | tuple):
+        return type(value)(_unwrap(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    return value
+
+
+def guard(value: Any, label: str) -> Any:
+    """Wrap a callable so the student's exceptions become :class:`SubmissionError` naming ``label``."""
+    if _is_plain(value):
+        return value
+    if not callable(value):
+        return Handle(value, label)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = value(*_unwrap(args), **_unwrap(kwargs))
+        except Exception as exc:
+            raise SubmissionError(label, type(exc).__name__, str(exc)) from None
+        return result if _is_plain(result) else Handle(result, f"{label}(...)")
+
+    return call
+
+
+def resolve(qualname: str) -> Callable[..., Any]:
+    """``"numpy.random.default_rng"`` → the object, importing the longest module prefix."""
+    parts = qualname.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ValueError(f"cannot resolve {qualname!r}")
+
+
+def execute_cells(cells: list[CodeCell], namespace: dict[str, Any]) -> list[CellError]:
+    """Run cells in order in one namespace; a failing cell is recorded and the next one still runs."""
+    errors = []
+    for cell in cells:
+        try:
+            exec(compile(cell.source, f"<{cell.label}>", "exec"), namespace)  # noqa: S102 - trusted notebooks
+        except Exception as exc:
+            errors.append(CellError(cell.label, type(exc).__name__, str(exc)[:300]))
+        except SystemExit:
+            errors.append(CellError(cell.label, "SystemExit", "the cell called exit()"))
+    return errors
+
+
+class InProcessSubmission:
+    """The ``submission`` fixture over a namespace built in this process."""
+
+    def __init__(self, namespace: dict[str, Any], cell_errors: list[CellError]):
+        self._namespace = namespace
+        self.cell_errors = cell_errors
+
+    @classmethod
+    def run(cls, cells: list[CodeCell], workdir: Path) -> InProcessSubmission:
+        os.environ.setdefault("MPLBACKEND", "Agg")
+        previous = Path.cwd()
+        os.chdir(workdir)
+        try:
+            namespace: dict[str, Any] = {"__name__": "__main__"}
+            errors = execute_cells(cells, namespace)
+        finally:
+            os.chdir(previous)
+        return cls(namespace, errors)
+
+    def has(self, name: str) -> bool:
+        return name in self._namespace
+
+    def make_object(self, qualname: str, *args: Any, **kwargs: Any) -> Any:
+        return Handle(resolve(qualname)(*_unwrap(args), **_unwrap(kwargs)), qualname)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name not in self._namespace:
+            raise MissingName(name)
+        return guard(self._namespace[name], name)
+

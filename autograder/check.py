@@ -1,0 +1,154 @@
+"""`autograder check NOTEBOOK`: what a student runs before submitting.
+
+It answers four questions: is this a readable notebook of a known assignment; were locked or check cells
+changed or deleted; does it run top to bottom in a fresh kernel within the time limit; and which public
+checks pass. Hidden checks are not involved (they never leave the course staff's machines).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+from nbgrader.utils import compute_checksum
+
+from .config import Assignment, Course, find_course_file, load_course
+from .errors import ConfigError, NotebookError
+from .notebooks import assignment_of, cells_by_grade_id, grade_id, is_locked, is_public_check, read_notebook
+
+DEFAULT_TIME_LIMIT = 300.0
+
+
+@dataclass
+class PublicCheck:
+    cell: str
+    status: str  # passed | failed | not run
+    detail: str = ""
+
+
+@dataclass
+class CheckReport:
+    notebook: Path
+    assignment: str | None
+    tampered: list[str] = field(default_factory=list)
+    cell_errors: list[str] = field(default_factory=list)
+    checks: list[PublicCheck] = field(default_factory=list)
+    seconds: float = 0.0
+    time_limit: float = DEFAULT_TIME_LIMIT
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return (not self.tampered and not self.timed_out and bool(self.checks)
+                and all(c.status == "passed" for c in self.checks))
+
+
+def _course_near(path: Path) -> Course | None:
+    for start in (path.resolve().parent, Path.cwd()):
+        try:
+            return load_course(find_course_file(start))
+        except ConfigError as exc:
+            if "no course.yml" not in str(exc):
+                raise
+    return None
+
+
+def identify(nb: NotebookNode, path: Path, course: Course | None) -> tuple[Assignment | None, str | None]:
+    """The assignment and notebook name: from the release stamp, else by file name."""
+    stamped = assignment_of(nb)
+    if course is None:
+        if stamped is None:
+            raise NotebookError("not a notebook of this course (no assignment stamp, no course.yml nearby)", path)
+        return None, None
+    if stamped:
+        assignment = next((a for a in course.assignments if a.id == stamped), None)
+        if assignment is None:
+            raise NotebookError(f"belongs to assignment {stamped!r}, which course.yml does not list", path)
+        return assignment, nb.metadata["autograder"].get("notebook", assignment.notebooks[0])
+    for assignment in course.assignments:
+        if path.name in assignment.notebooks:
+            return assignment, path.name
+    raise NotebookError("not a notebook of a known assignment (no assignment stamp and no matching name)", path)
+
+
+def find_tampering(student: NotebookNode, release: NotebookNode | None) -> list[str]:
+    """Locked and check cells that were deleted or edited, named by grade id.
+
+    Compared with the released notebook when it is available; otherwise with the checksums that the
+    release wrote into the student's own copy (which detects edits, not deletions).
+    """
+    mine = cells_by_grade_id(student)
+    findings = []
+    reference = release.cells if release is not None else student.cells
+    for cell in reference:
+        gid = grade_id(cell)
+        if not gid or not is_locked(cell):
+            continue
+        expected = cell.metadata["nbgrader"].get("checksum")
+        if gid not in mine:
+            findings.append(f"{gid}: deleted")
+        elif expected and compute_checksum(mine[gid]) != expected:
+            findings.append(f"{gid}: modified")
+    return findings
+
+
+def _error_of(cell: NotebookNode) -> str | None:
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            value = " ".join(str(output.get("evalue", "")).split())
+            return f"{output.get('ename', 'Error')}: {value}" if value else output.get("ename", "Error")
+    return None
+
+
+def execute(nb: NotebookNode, workdir: Path, time_limit: float) -> tuple[NotebookNode, float, bool]:
+    """Run in a fresh kernel, continuing after errors; returns (executed notebook, seconds, timed out)."""
+    client = NotebookClient(nb, timeout=max(1, int(time_limit)), kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(workdir)}})
+    start = time.monotonic()
+    timed_out = False
+    try:
+        client.execute()
+    except (CellTimeoutError, TimeoutError):
+        timed_out = True
+    except DeadKernelError:
+        pass  # reported below as cells that did not run
+    seconds = time.monotonic() - start
+    return nb, seconds, timed_out or seconds > time_limit
+
+
+def check_notebook(path: Path) -> CheckReport:
+    path = Path(path)
+    nb = read_notebook(path)
+    course = _course_near(path)
+    assignment, name = identify(nb, path, course)
+    release = None
+    if course and assignment and name:
+        release_path = course.release_dir(assignment) / name
+        release = read_notebook(release_path) if release_path.is_file() else None
+    report = CheckReport(path, assignment.id if assignment else assignment_of(nb))
+    report.time_limit = assignment.time_limit if assignment else DEFAULT_TIME_LIMIT
+    report.tampered = find_tampering(nb, release)
+    with tempfile.TemporaryDirectory(prefix="ag-check-") as tmp:
+        workdir = Path(tmp)
+        if course and assignment and course.release_dir(assignment).is_dir():
+            shutil.copytree(course.release_dir(assignment), workdir, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("*.ipynb"))
+        executed, report.seconds, report.timed_out = execute(nb, workdir, report.time_limit)
+    for index, cell in enumerate(executed.cells):
+        if cell.cell_type != "code":
+            continue
+        label = grade_id(cell) or f"cell {index + 1}"
+        error = _error_of(cell)
+        ran = cell.get("execution_count") is not None or bool(cell.get("outputs"))
+        if is_public_check(cell):
+            status = "failed" if error else ("passed" if ran or not cell.source.strip() else "not run")
+            report.checks.append(PublicCheck(label, status, error or ""))
+        elif error:
+            report.cell_errors.append(f"{label}: {error}")
+    return report

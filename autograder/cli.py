@@ -1,0 +1,111 @@
+"""The `autograder` command: a thin layer over the library (argument parsing, tables, exit codes)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import check as check_mod
+from . import release as release_mod
+from . import validate as validate_mod
+from .config import load_course
+from .errors import UserError
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="Release, check, validate and grade the course's notebook assignments.")
+out = Console()
+err = Console(stderr=True)
+
+CourseOption = Annotated[Path | None, typer.Option("--course", help="course.yml (default: found upwards)")]
+Ids = Annotated[list[str] | None, typer.Argument(help="assignment ids (default: all)", show_default=False)]
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+@app.command()
+def release(ids: Ids = None, check: Annotated[bool, typer.Option("--check", help="write nothing; exit 1 if "
+            "release/ or solutions/ is out of date")] = False, course: CourseOption = None) -> None:
+    """Write release/<id>/ (student notebooks) and solutions/<id>/ (reference and known-wrong ones)."""
+    c = load_course(course)
+    if check:
+        stale = release_mod.check_release(c, ids)
+        if stale:
+            err.print(f"out of date with source/ (run `autograder release`): {', '.join(map(_rel, stale))}",
+                      soft_wrap=True)
+            raise typer.Exit(1)
+        out.print("release/ and solutions/ are up to date")
+        return
+    for assignment_id, changed in release_mod.release(c, ids).items():
+        what = f"{len(changed)} file(s) written" if changed else "up to date"
+        out.print(f"{assignment_id}: {what}")
+
+
+@app.command()
+def check(notebook: Annotated[Path, typer.Argument(help="the notebook to check")]) -> None:
+    """Check a notebook before submitting: intact, runs top to bottom, public checks pass."""
+    out.print(f"Checking {notebook} …")
+    report = check_mod.check_notebook(notebook)
+    table = Table(title=f"{report.assignment or 'assignment'}: public checks", title_justify="left")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("details", overflow="fold")
+    styles = {"passed": "[green]passed[/]", "failed": "[red]failed[/]", "not run": "[yellow]not run[/]"}
+    for item in report.checks:
+        table.add_row(item.cell, styles[item.status], item.detail)
+    out.print(table)
+    if report.tampered:
+        out.print("[red]Locked cells were changed or deleted[/] (restore them from the released notebook): "
+                  + ", ".join(report.tampered))
+    for line in report.cell_errors:
+        out.print(f"[yellow]error[/] in {line}")
+    limit = f"{report.time_limit:g} s limit"
+    timing = f"ran in {report.seconds:.1f} s ({limit})"
+    out.print(f"[red]Timed out:[/] {timing}" if report.timed_out else timing)
+    passed = sum(c.status == "passed" for c in report.checks)
+    out.print(f"{passed}/{len(report.checks)} public checks pass."
+              + (" Ready to submit." if report.ok else " Not ready yet."))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def validate(ids: Ids = None, jobs: Annotated[int, typer.Option("--jobs", "-j", min=1)] = 2,
+             course: CourseOption = None) -> None:
+    """Prove the hidden checks: reference = full marks, blank = 0, known-wrong ones lose what they declare."""
+    c = load_course(course)
+    verdicts = validate_mod.validate(c, ids, jobs=jobs)
+    table = Table(title="validation", title_justify="left")
+    for column in ("assignment", "submission", "expected", "got", "verdict"):
+        table.add_column(column)
+    table.add_column("what differs", overflow="fold")
+    for v in verdicts:
+        table.add_row(v.assignment, v.kind, f"{v.expected:g}/{v.max_score:g}", f"{v.got:g}",
+                      "[green]ok[/]" if v.ok else "[red]wrong[/]", "; ".join(v.problems))
+    out.print(table)
+    bad = [v for v in verdicts if not v.ok]
+    out.print(f"{len(verdicts) - len(bad)} passed, {len(bad)} failed")
+    raise typer.Exit(1 if bad else 0)
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""The trusted side: run an assignment's hidden checks against a submission and score them fail-closed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import Assignment, Course
+from ..notebooks import CodeCell, code_to_run, merge_submission, read_notebook
+
+PLUGIN = "autograder.harness.plugin"
+TRUSTED_INI = Path(__file__).with_name("pytest.ini")
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One expected hidden check: its worth, its description, and what happened."""
+
+    __test__ = False  # not a pytest test class
+
+    test_id: str
+    name: str
+    description: str
+    points: float
+    passed: bool
+    message: str
+
+    @property
+    def score(self) -> float:
+        return self.points if self.passed else 0.0
+
+
+@dataclass
+class CheckRun:
+    """All hidden checks of one assignment against one submission."""
+
+    tests: list[TestResult] = field(default_factory=list)
+    cell_errors: list[dict] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return sum(t.score for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.points for t in self.tests)
+
+    def failed(self) -> list[TestResult]:
+        return [t for t in self.tests if not t.passed]
+
+
+def score_results(data: dict) -> CheckRun:
+    """Fail-closed scoring: only expected tests that explicitly passed earn their points."""
+    run = CheckRun(cell_errors=data.get("cell_errors", []), problems=list(data.get("problems", [])))
+    outcomes = data.get("outcomes", {})
+    for test_id, info in data.get("expected", {}).items():
+        outcome = outcomes.get(test_id)
+        passed = bool(outcome) and outcome.get("outcome") == "passed"
+        if outcome is None:
+            message = "this check did not run"
+        else:
+            message = "" if passed else outcome.get("message") or "this check failed"
+        run.tests.append(TestResult(test_id, info["name"], info["description"], float(info["points"]),
+                                    passed, message))
+    return run
+
+
+def pytest_command(hidden_dir: Path, results: Path, extra: list[str]) -> list[str]:
+    """pytest in isolated mode, from a trusted ini, with no conftest, no cache, no assertion rewriting."""
+    return [
+        sys.executable, "-I", "-m", "pytest", str(hidden_dir),
+        "-c", str(TRUSTED_INI), "--rootdir", str(hidden_dir), "--noconftest", "-p", PLUGIN,
+        "--assert=plain", "-q", "--tb=no", "--no-header", "-p", "no:cacheprovider",
+        "--ag-results", str(results), *extra,
+    ]
+
+
+def submission_cells(course: Course, assignment: Assignment, notebooks: list[Path]) -> list[CodeCell]:
+    """The code to run for a submission: its notebooks merged with the release, in course order."""
+    cells: list[CodeCell] = []
+    for name, path in zip(assignment.notebooks, notebooks, strict=True):
+        release = read_notebook(course.release_dir(assignment) / name)
+        cells += code_to_run(merge_submission(read_notebook(path), release))
+    return cells
+
+
+def public_workdir(course: Course, assignment: Assignment, into: Path) -> Path:
+    """A scratch copy of the assignment's released public files (data), where submission code runs."""
+    release_dir = course.release_dir(assignment)
+    if release_dir.is_dir():
+        shutil.copytree(release_dir, into, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.ipynb"))
+    into.mkdir(parents=True, exist_ok=True)
+    return into
+
+
+def run_checks_inprocess(course: Course, assignment: Assignment, notebooks: list[Path],
+                         timeout: float | None = None) -> CheckRun:
+    """Run the hidden checks with the submission executed inside the pytest process (trusted notebooks)."""
+    with tempfile.TemporaryDirectory(prefix="ag-validate-") as tmp:
+        tmp_path = Path(tmp)
+        workdir = public_workdir(course, assignment, tmp_path / "work")
+        results = tmp_path / "results.json"
+        cells_file = tmp_path / "cells.json"
+        cells_file.write_text(json.dumps([vars(c) for c in submission_cells(course, assignment, notebooks)]))
+        extra = [f"--ag-workdir={workdir}", f"--ag-cells={cells_file}"]
+        env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
+        proc = subprocess.run(pytest_command(course.hidden_tests_dir(assignment), results, extra),
+                              cwd=workdir, env=env, capture_output=True, text=True,
+                              timeout=timeout or assignment.time_limit * 2)
+        if not results.is_file():
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
+            return CheckRun(problems=["the hidden checks produced no results: " + " | ".join(tail)])
+        return score_results(json.loads(results.read_text(encoding="utf-8")))

@@ -1,0 +1,112 @@
+"""The pytest plugin that turns hidden checks into graded results.
+
+Loaded with ``-p autograder.harness.plugin``. It provides the ``submission`` fixture, registers the
+``points`` marker, records each expected test with its points and student-facing description, turns every
+failure into a one-line message that never shows the check's code or expected values, and writes the
+results as JSON for the caller.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .feedback import describe_failure
+
+RESULTS_VERSION = 1
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("autograder")
+    group.addoption("--ag-cells", help="JSON list of the submission's code cells to run ({label, source})")
+    group.addoption("--ag-workdir", help="folder the submission's code runs in (public data files)")
+    group.addoption("--ag-results", help="where to write the results JSON")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "points(n): how many points the check is worth")
+    config.pluginmanager.register(Recorder(config), "autograder-recorder")
+
+
+def description_of(item: pytest.Item) -> str:
+    doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
+    first = doc.strip().splitlines()[0].strip() if doc.strip() else ""
+    return first or item.name.removeprefix("test_").replace("_", " ")
+
+
+def points_of(item: pytest.Item) -> float | None:
+    marker = item.get_closest_marker("points")
+    if marker is None or not marker.args:
+        return None
+    return float(marker.args[0])
+
+
+class Recorder:
+    """Collects what was expected and what happened, keyed by test id."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.expected: dict[str, dict[str, Any]] = {}
+        self.outcomes: dict[str, dict[str, Any]] = {}
+        self.problems: list[str] = []
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            points = points_of(item)
+            if points is None:
+                self.problems.append(f"{item.nodeid}: no @pytest.mark.points(N) marker")
+                points = 0.0
+            self.expected[item.nodeid] = {"name": item.originalname if hasattr(item, "originalname")
+                                          else item.name, "points": points,
+                                          "description": description_of(item)}
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.problems.append(f"{report.nodeid or 'collection'}: the hidden checks could not be collected")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        report = outcome.get_result()
+        if report.failed and call.excinfo is not None:
+            report.ag_message = describe_failure(call.excinfo.value)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        entry = self.outcomes.setdefault(report.nodeid, {"outcome": "passed", "message": ""})
+        if report.failed and entry["outcome"] == "passed":
+            entry["outcome"] = "failed"
+            entry["message"] = getattr(report, "ag_message", "this check failed")
+        elif report.skipped and report.when in ("setup", "call"):
+            entry["outcome"] = "skipped"
+            entry["message"] = "this check was skipped"
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        path = self.config.getoption("--ag-results")
+        if not path:
+            return
+        submission = getattr(self.config, "_ag_submission", None)
+        data = {
+            "version": RESULTS_VERSION,
+            "expected": self.expected,
+            "outcomes": self.outcomes,
+            "problems": self.problems,
+            "cell_errors": [vars(e) for e in getattr(submission, "cell_errors", [])],
+        }
+        Path(path).write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def submission(request: pytest.FixtureRequest):
+    """The submission under test: its top-level names, called across the backend's boundary."""
+    from ..backends.inprocess import InProcessSubmission
+    from ..notebooks import CodeCell
+
+    config = request.config
+    cells = [CodeCell(**c) for c in json.loads(Path(config.getoption("--ag-cells")).read_text("utf-8"))]
+    workdir = Path(config.getoption("--ag-workdir") or ".")
+    sub = InProcessSubmission.run(cells, workdir)
+    config._ag_submission = sub
+    return sub

@@ -1,0 +1,182 @@
+"""Reading notebooks safely, nbgrader cell roles, and the code a grader runs for a submission."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # nbformat takes over a second to import; grading processes avoid it
+    from nbformat import NotebookNode
+
+from .errors import NotebookError
+
+SKIP_TAG = "skip-grading"
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024  # a submission larger than this is refused unread
+METADATA_KEY = "autograder"  # notebook-level metadata written by `release`
+
+
+def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> NotebookNode:
+    """Read ``path`` as an nbformat-4 notebook, or raise one clear :class:`NotebookError`."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise NotebookError(f"cannot read the file ({exc.strerror})", path) from None
+    if size == 0:
+        raise NotebookError("the file is empty, not a notebook", path)
+    if size > max_bytes:
+        raise NotebookError(f"the file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit", path)
+    import nbformat
+
+    raw = path.read_bytes()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise NotebookError("not a notebook (the file is not UTF-8 text)", path) from None
+    except json.JSONDecodeError as exc:
+        raise NotebookError(f"not a notebook (invalid JSON at line {exc.lineno}: {exc.msg})", path) from None
+    if not isinstance(data, dict) or "cells" not in data or "nbformat" not in data:
+        raise NotebookError("not a Jupyter notebook (no 'cells' and 'nbformat' keys)", path)
+    if data.get("nbformat") != 4:
+        raise NotebookError(f"unsupported notebook format version {data.get('nbformat')!r} (need 4)", path)
+    try:
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        raise NotebookError(f"not a valid notebook ({exc.message})", path) from None
+    except Exception as exc:  # nbformat raises a variety of types on odd input
+        raise NotebookError(f"not a valid notebook ({exc})", path) from None
+    return nb
+
+
+def write_notebook(nb: NotebookNode, path: Path) -> None:
+    """Write deterministically (sorted keys, fixed indent) so re-running a release changes no byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(notebook_text(nb), encoding="utf-8")
+
+
+def notebook_text(nb: NotebookNode) -> str:
+    import nbformat
+
+    return nbformat.writes(nb) + "\n"
+
+
+# --- cell roles -----------------------------------------------------------------------------------
+# The same rules as nbgrader/utils.py (is_grade, is_solution, is_locked; tests/test_notebooks.py checks
+# they agree), written out because importing nbgrader costs two seconds on every grading process.
+
+def _nbgrader(cell: NotebookNode) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def grade_id(cell: NotebookNode) -> str | None:
+    return _nbgrader(cell).get("grade_id")
+
+
+def is_grade(cell: NotebookNode) -> bool:
+    return bool(_nbgrader(cell).get("grade", False))
+
+
+def is_solution(cell: NotebookNode) -> bool:
+    return bool(_nbgrader(cell).get("solution", False))
+
+
+def is_locked(cell: NotebookNode) -> bool:
+    """Solutions are never locked, grade cells always are, anything else when flagged."""
+    if is_solution(cell):
+        return False
+    return is_grade(cell) or bool(_nbgrader(cell).get("locked", False))
+
+
+def is_public_check(cell: NotebookNode) -> bool:
+    """A locked test cell: asserts the student sees (``grade`` without ``solution``)."""
+    return is_grade(cell) and not is_solution(cell) and cell.get("cell_type") == "code"
+
+
+def has_tag(cell: NotebookNode, tag: str) -> bool:
+    return tag in cell.get("metadata", {}).get("tags", [])
+
+
+def cells_by_grade_id(nb: NotebookNode) -> dict[str, NotebookNode]:
+    return {gid: cell for cell in nb.cells if (gid := grade_id(cell))}
+
+
+def assignment_of(nb: NotebookNode) -> str | None:
+    """The assignment id that `release` stamped into the notebook's metadata, if any."""
+    return nb.metadata.get(METADATA_KEY, {}).get("assignment")
+
+
+# --- what a grader executes ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CodeCell:
+    """A code cell as the grader runs it: ``label`` names it in feedback."""
+
+    label: str
+    source: str
+
+
+def merge_submission(student: NotebookNode, release: NotebookNode) -> list[NotebookNode]:
+    """The cells to grade, as nbgrader does: locked cells come from the release, answers from the student.
+
+    Release cells keep their order. A student's answer cell is matched by ``grade_id``; cells the student
+    added keep their place after the release cell they followed. Cells deleted by the student come back from
+    the release (answers come back as the unanswered stub). Tags come from the release only, so a student
+    cannot mark a check cell ``skip-grading``.
+    """
+    import nbformat
+
+    anchors = cells_by_grade_id(release)
+    answers: dict[str, NotebookNode] = {}
+    extras: dict[str | None, list[NotebookNode]] = {}
+    last_anchor: str | None = None
+    for cell in student.cells:
+        gid = grade_id(cell)
+        if gid in anchors and gid not in answers:
+            answers[gid] = cell
+            last_anchor = gid
+        elif cell.cell_type == "code" and gid is None:
+            extras.setdefault(last_anchor, []).append(cell)
+    merged: list[NotebookNode] = list(extras.get(None, []))
+    for cell in release.cells:
+        gid = grade_id(cell)
+        if gid and is_solution(cell) and gid in answers:
+            merged.append(nbformat.from_dict({**cell, "source": answers[gid].get("source", "")}))
+        else:
+            merged.append(cell)
+        if gid:
+            merged.extend(extras.get(gid, []))
+    return merged
+
+
+def neutralise_magics(source: str) -> str | None:
+    """Replace IPython magics and shell escapes by ``pass``; ``None`` for a whole-cell magic (``%%``).
+
+    Graded code runs as plain Python; ``!pip install`` or ``%run`` must not reach a shell.
+    """
+    if source.lstrip().startswith("%%"):
+        return None
+    lines = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")) or (stripped.endswith("?") and stripped[:-1].isidentifier()):
+            indent = line[: len(line) - len(stripped)]
+            lines.append(f"{indent}pass  # neutralised: {stripped[:60]}")
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def code_to_run(cells: list[NotebookNode]) -> list[CodeCell]:
+    """Code cells in order, minus ``skip-grading`` ones and cell magics, with line magics neutralised."""
+    runnable = []
+    for index, cell in enumerate(cells):
+        if cell.cell_type != "code" or has_tag(cell, SKIP_TAG):
+            continue
+        source = neutralise_magics(cell.source)
+        if source is None or not source.strip():
+            continue
+        runnable.append(CodeCell(label=grade_id(cell) or f"cell {index + 1}", source=source))
+    return runnable

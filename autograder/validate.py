@@ -1,0 +1,87 @@
+"""`autograder validate`: the reference earns full marks, the blank release earns nothing, and each
+known-wrong submission loses exactly the points of the checks it declares."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Assignment, Course
+from .errors import UserError
+from .harness import CheckRun, run_checks_inprocess
+from .known_wrong import declared_failures
+from .notebooks import read_notebook
+
+
+@dataclass
+class Verdict:
+    """One submission of the validation set: what it should score and what it did."""
+
+    assignment: str
+    kind: str  # reference | blank | wrong:<name>
+    expected: float
+    got: float
+    max_score: float
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _matches(test_name: str, test_id: str, declared: str) -> bool:
+    return declared in (test_name, test_id, test_id.split("::")[-1])
+
+
+def judge(kind: str, run: CheckRun, assignment: Assignment, declared: list[str] | None = None) -> Verdict:
+    problems = list(run.problems)
+    if not run.tests and not problems:
+        problems.append("no hidden checks were found")
+    if kind == "reference":
+        expected = run.max_score
+        problems += [f"{t.name} fails: {t.message}" for t in run.failed()]
+        problems += [f"cell {e['cell']} raised {e['error_type']}" for e in run.cell_errors]
+    elif kind == "blank":
+        expected = 0.0
+        problems += [f"{t.name} passes on the blank notebook" for t in run.tests if t.passed]
+    else:
+        declared = declared or []
+        unknown = [d for d in declared if not any(_matches(t.name, t.test_id, d) for t in run.tests)]
+        problems += [f"declares unknown check {d}" for d in unknown]
+        should_fail = [t for t in run.tests if any(_matches(t.name, t.test_id, d) for d in declared)]
+        expected = run.max_score - sum(t.points for t in should_fail)
+        problems += [f"{t.name} passes but is declared to fail" for t in should_fail if t.passed]
+        problems += [f"{t.name} fails but is not declared: {t.message}"
+                     for t in run.failed() if t not in should_fail]
+    return Verdict(assignment.id, kind, expected, run.score, run.max_score, problems)
+
+
+def validation_set(course: Course, assignment: Assignment) -> list[tuple[str, list[Path], list[str] | None]]:
+    """(kind, notebooks, declared failures) for the reference, the blank release and each known-wrong one."""
+    reference = [course.solutions_dir(assignment) / n for n in assignment.notebooks]
+    blank = [course.release_dir(assignment) / n for n in assignment.notebooks]
+    for path in reference + blank:
+        if not path.is_file():
+            raise UserError(f"missing; run `autograder release {assignment.id}` first", path)
+    items: list[tuple[str, list[Path], list[str] | None]] = [("reference", reference, None),
+                                                            ("blank", blank, None)]
+    for path in sorted((course.solutions_dir(assignment) / "wrong").glob("*.ipynb")):
+        nb = read_notebook(path)
+        name = nb.metadata.get("autograder", {}).get("notebook", assignment.notebooks[0])
+        notebooks = [path if n == name else ref for n, ref in zip(assignment.notebooks, reference, strict=True)]
+        items.append((f"wrong:{path.stem}", notebooks, declared_failures(nb)))
+    return items
+
+
+def validate(course: Course, ids: list[str] | None = None, jobs: int = 2) -> list[Verdict]:
+    """Run every validation submission of the given assignments through the hidden checks."""
+    work = [(a, kind, nbs, declared) for a in course.select(ids)
+            for kind, nbs, declared in validation_set(course, a)]
+
+    def one(item) -> Verdict:
+        assignment, kind, notebooks, declared = item
+        return judge(kind, run_checks_inprocess(course, assignment, notebooks), assignment, declared)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(one, work))
