@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,8 +19,10 @@ from .errors import UserError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Release, check, validate and grade the course's notebook assignments.")
-out = Console()
-err = Console(stderr=True)
+# Wide output when piped (CI logs, tests): rich would otherwise wrap tables at 80 columns.
+_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
+out = Console(width=_WIDTH)
+err = Console(stderr=True, width=_WIDTH)
 
 CourseOption = Annotated[Path | None, typer.Option("--course", help="course.yml (default: found upwards)")]
 Ids = Annotated[list[str] | None, typer.Argument(help="assignment ids (default: all)", show_default=False)]
@@ -53,8 +56,8 @@ def release(ids: Ids = None, check: Annotated[bool, typer.Option("--check", help
 @app.command()
 def check(notebook: Annotated[Path, typer.Argument(help="the notebook to check")]) -> None:
     """Check a notebook before submitting: intact, runs top to bottom, public checks pass."""
-    out.print(f"Checking {notebook} …")
-    report = check_mod.check_notebook(notebook)
+    report = check_mod.check_notebook(
+        notebook, announce=lambda a: out.print(f"Checking {notebook} ({a}) …", soft_wrap=True))
     table = Table(title=f"{report.assignment or 'assignment'}: public checks", title_justify="left")
     table.add_column("check")
     table.add_column("result")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,7 +44,7 @@ Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
 AssignmentId = Annotated[str, Field(pattern=r"^week[0-9]{2}-[a-z0-9][a-z0-9-]*$")]
 
 
-class GpuUse(str, Enum):
+class GpuUse(StrEnum):
     none = "none"
     optional = "optional"
     required = "required"

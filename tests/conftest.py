@@ -1,0 +1,41 @@
+"""Shared fixtures for the autograder's own tests: a throw-away copy of the toy course."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.config import Course, load_course
+from autograder.release import release
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parents[1]
+AUTOGRADER = [sys.executable, "-m", "autograder.cli"]
+
+
+@pytest.fixture
+def toy_root(tmp_path: Path) -> Path:
+    """A fresh copy of tests/fixtures/toycourse (source, hidden checks, known-wrong specs), unreleased."""
+    root = tmp_path / "course"
+    shutil.copytree(FIXTURES / "toycourse", root,
+                    ignore=shutil.ignore_patterns("release", "solutions", "__pycache__"))
+    return root
+
+
+@pytest.fixture
+def toy(toy_root: Path) -> Course:
+    """The toy course, released."""
+    course = load_course(toy_root / "course.yml")
+    release(course)
+    return course
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run the `autograder` command as a user would."""
+    env = {**os.environ, "COLUMNS": "250"}  # tables unwrapped, so assertions can read whole lines
+    return subprocess.run([*AUTOGRADER, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)

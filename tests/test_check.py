@@ -1,0 +1,74 @@
+"""`autograder check`: the student's pre-submission check, through the real CLI and a real kernel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from autograder.config import Course
+
+from .conftest import cli
+
+
+def test_reference_passes_every_public_check(toy: Course):
+    result = cli("check", "solutions/week00-toy/toy.ipynb", cwd=toy.root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2/2 public checks pass" in result.stdout
+    assert "WARNING" not in result.stderr
+
+
+def test_blank_release_runs_and_reports_failures(toy: Course):
+    result = cli("check", "release/week00-toy/toy.ipynb", cwd=toy.root)
+    assert result.returncode == 1
+    assert "check-add" in result.stdout and "failed" in result.stdout and "0/2 public checks pass" in result.stdout
+
+
+def test_edited_or_deleted_locked_cells_are_named(toy: Course, tmp_path: Path):
+    nb = json.loads((toy.root / "solutions/week00-toy/toy.ipynb").read_text())
+    for cell in nb["cells"]:
+        cell["source"] = "".join(cell["source"])
+    by_id = {c["metadata"].get("nbgrader", {}).get("grade_id"): c for c in nb["cells"]}
+    by_id["check-scale"]["source"] = "assert True  # nothing to see"
+    nb["cells"].remove(by_id["setup"])
+    nb["cells"].insert(0, {"cell_type": "code", "metadata": {}, "source": "import numpy as np",
+                           "outputs": [], "execution_count": None, "id": "mine"})
+    path = toy.root / "submitted.ipynb"
+    path.write_text(json.dumps(nb))
+    result = cli("check", str(path), cwd=toy.root)
+    assert result.returncode == 1
+    assert "check-scale: modified" in result.stdout and "setup: deleted" in result.stdout
+
+
+def test_a_notebook_over_its_time_limit_is_reported(toy: Course):
+    nb = json.loads((toy.root / "solutions/week00-toy/toy.ipynb").read_text())
+    nb["cells"].append({"cell_type": "code", "metadata": {}, "source": "import time\ntime.sleep(30)",
+                        "outputs": [], "execution_count": None, "id": "slow"})
+    course_file = toy.root / "course.yml"
+    course_file.write_text(course_file.read_text().replace("time_limit: 60", "time_limit: 3"))
+    path = toy.root / "slow.ipynb"
+    path.write_text(json.dumps(nb))
+    result = cli("check", str(path), cwd=toy.root)
+    assert result.returncode == 1 and "Timed out" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (b'{"cells": [', "invalid JSON"),
+        (b'{"hello": "world"}', "not a Jupyter notebook"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8"),
+        (b'{"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {"autograder": '
+         b'{"assignment": "week09-nope"}}}', "week09-nope"),
+    ],
+)
+def test_unusable_files_give_one_line_and_exit_2(toy: Course, content: bytes, message: str):
+    path = toy.root / "broken.ipynb"
+    path.write_bytes(content)
+    result = cli("check", str(path), cwd=toy.root)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "broken.ipynb" in lines[0]
