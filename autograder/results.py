@@ -1,0 +1,71 @@
+"""What grading one submission produced: the record shared by the engine, the store and the reports.
+
+``GradeResult.to_json`` is the versioned schema of ``autograded/<student>/<assignment>/result.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .harness import CheckRun, TestResult
+
+RESULT_SCHEMA_VERSION = 1
+
+
+class Status(StrEnum):
+    graded = "graded"          # the hidden checks ran (some may have failed or hit limits)
+    ungradable = "ungradable"  # the file could not be graded at all (corrupt, empty, wrong assignment, too big)
+    error = "error"            # the grader itself failed; the submission should be regraded
+
+
+@dataclass
+class GradeResult:
+    """One graded submission. ``reason`` explains a status other than graded, or a limit that was hit."""
+
+    student: str
+    assignment: str
+    content_hash: str
+    status: Status
+    score: float = 0.0
+    max_score: float = 0.0
+    reason: str = ""
+    tests: list[TestResult] = field(default_factory=list)
+    cell_errors: list[dict[str, str]] = field(default_factory=list)
+    output: str = ""  # what the submission printed, capped
+    backend: str = ""
+    started_at: str = ""
+    duration_s: float = 0.0
+
+    @classmethod
+    def from_run(cls, student: str, assignment: str, content_hash: str, run: CheckRun, **extra: Any
+                 ) -> GradeResult:
+        return cls(student, assignment, content_hash, Status.graded, score=run.score, max_score=run.max_score,
+                   tests=list(run.tests), cell_errors=list(run.cell_errors), **extra)
+
+    @classmethod
+    def ungradable(cls, student: str, assignment: str, content_hash: str, reason: str, max_score: float,
+                   **extra: Any) -> GradeResult:
+        return cls(student, assignment, content_hash, Status.ungradable, max_score=max_score, reason=reason,
+                   **extra)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["schema_version"] = RESULT_SCHEMA_VERSION
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GradeResult:
+        data = dict(data)
+        if data.pop("schema_version", None) != RESULT_SCHEMA_VERSION:
+            raise ValueError("unsupported result schema version")
+        data["status"] = Status(data["status"])
+        data["tests"] = [TestResult(**t) for t in data.get("tests", [])]
+        return cls(**data)
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

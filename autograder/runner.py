@@ -1,0 +1,344 @@
+"""The untrusted side: runs inside the sandbox, executes a submission's code and serves calls on it.
+
+One sandbox holds a *zygote*: a process that imports the heavy libraries once (numpy, torch, matplotlib), never
+runs student code, and forks a fresh child per submission. After each submission it kills every other process
+in the sandbox and wipes every writable place (scratch, /tmp, /dev/shm, System V IPC), so nothing one
+submission leaves behind reaches the next. The zygote is non-dumpable, so a child cannot ptrace it or read its
+memory; if a child kills or stops it, the trusted side notices and starts a new sandbox.
+
+This module and :mod:`protocol` are copied into the sandbox as the package ``agrunner``; they import nothing
+else from the project. The zygote talks to the trusted side over a SOCK_SEQPACKET control socket (fd 3, JSON),
+receiving each child's channel socket and output pipe as file descriptors; a child speaks :mod:`protocol`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import io
+import json
+import os
+import resource
+import signal
+import socket
+import sys
+import time
+import traceback
+from typing import Any
+
+from .protocol import Handle, ProtocolError, Unencodable, read_message, write_message
+
+CONTROL_FD = 3
+SCRATCH = "/work/scratch"
+PUBLIC = "/work/public"
+WIPE = (SCRATCH, "/tmp", "/dev/shm")
+PR_SET_DUMPABLE = 4
+MAX_TEXT = 500
+
+
+# --- the child: one submission -------------------------------------------------------------------
+
+def _text(value: Any) -> str:
+    """str() of a student's object, which may itself misbehave."""
+    try:
+        text = str(value)
+    except BaseException:  # noqa: BLE001 - a student's __str__ can raise anything
+        text = "<unprintable>"
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def _error(exc: BaseException) -> dict[str, str]:
+    return {"type": _text(type(exc).__name__)[:100], "message": _text(exc)}
+
+
+class Server:
+    """Executes the cells, then answers requests; objects that are not plain data stay here as handles."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"__name__": "__main__"}
+        self.probes: dict[str, Any] = {}
+        self.handles: dict[int, Any] = {}
+
+    def handle_of(self, value: Any) -> Handle:
+        handle = Handle(len(self.handles) + 1)
+        self.handles[handle.id] = value
+        return handle
+
+    def resolve(self, value: Any) -> Any:
+        if type(value) is Handle:
+            if value.id not in self.handles:
+                raise ProtocolError(f"unknown handle {value.id}")
+            return self.handles[value.id]
+        if type(value) is list:
+            return [self.resolve(v) for v in value]
+        if type(value) is tuple:
+            return tuple(self.resolve(v) for v in value)
+        if type(value) is dict:
+            return {k: self.resolve(v) for k, v in value.items()}
+        return value
+
+    def op_exec(self, cells: list[dict[str, str]]) -> dict[str, Any]:
+        errors = []
+        for cell in cells:
+            try:
+                exec(compile(cell["source"], f"<{cell['label']}>", "exec"), self.namespace)  # noqa: S102
+            except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt: recorded, not obeyed
+                errors.append({"cell": cell["label"], "error_type": _text(type(exc).__name__)[:100],
+                               "message": _text(exc)})
+            _flush()
+        return {"cell_errors": errors}
+
+    def op_probes(self, source: str) -> list[str]:
+        """Instructor-written probe functions; they see the submission's namespace as ``submission``."""
+        scope: dict[str, Any] = {"__name__": "probes", "submission": self.namespace}
+        exec(compile(source, "<probes>", "exec"), scope)  # noqa: S102
+        self.probes = {k: v for k, v in scope.items() if callable(v) and not k.startswith("_")}
+        return sorted(self.probes)
+
+    def op_has(self, name: str) -> bool:
+        return name in self.namespace
+
+    def op_get(self, name: str) -> Any:
+        if name not in self.namespace:
+            raise NameError(f"name '{name}' is not defined")
+        return self.namespace[name]
+
+    def op_getattr(self, target: Handle, attr: str) -> Any:
+        return getattr(self.resolve(target), attr)
+
+    def op_call(self, target: Handle, args: list, kwargs: dict) -> Any:
+        return self.resolve(target)(*self.resolve(args), **self.resolve(kwargs))
+
+    def op_make(self, qualname: str, args: list, kwargs: dict) -> Any:
+        parts = qualname.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            try:
+                obj: Any = importlib.import_module(".".join(parts[:cut]))
+            except ImportError:
+                continue
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+            return self.handle_of(obj(*self.resolve(args), **self.resolve(kwargs)))
+        raise ImportError(f"cannot import {qualname}")
+
+    def op_probe(self, name: str, args: list, kwargs: dict) -> Any:
+        if name not in self.probes:
+            raise NameError(f"no probe named {name!r}")
+        return self.probes[name](*self.resolve(args), **self.resolve(kwargs))
+
+    def op_free(self, ids: list[int]) -> None:
+        for handle_id in ids:
+            self.handles.pop(handle_id, None)
+
+    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        method = getattr(self, f"op_{op}", None)
+        if not isinstance(op, str) or method is None:
+            return {"id": request.get("id"), "error": {"type": "ProtocolError", "message": f"unknown op {op!r}"}}
+        kwargs = {k: v for k, v in request.items() if k not in ("v", "id", "op")}
+        try:
+            value = method(**kwargs)
+        except BaseException as exc:  # noqa: BLE001 - the student's error is the answer, whatever it is
+            return {"id": request["id"], "error": _error(exc)}
+        finally:
+            _flush()
+        return {"id": request["id"], "ok": value}
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001, S110 - a replaced or closed stream must not stop the server
+            pass
+
+
+def serve(channel: socket.socket, server: Server, max_request: int) -> None:
+    while True:
+        try:
+            request = read_message(channel, max_request)
+        except (EOFError, OSError):
+            return
+        reply = server.answer(request)
+        try:
+            write_message(channel, reply)
+        except Unencodable:
+            write_message(channel, {"id": reply["id"], "ok": server.handle_of(reply["ok"])})
+
+
+def _set_limits(limits: dict[str, int]) -> None:
+    for name, value in (("RLIMIT_FSIZE", limits["file_size"]), ("RLIMIT_CORE", 0),
+                        ("RLIMIT_NOFILE", limits["nofile"])):
+        resource.setrlimit(getattr(resource, name), (value, value))
+    if limits.get("address_space"):  # fallback when no cgroup enforces memory: current size + the allowance
+        with open("/proc/self/statm") as statm:
+            current = int(statm.read().split()[0]) * resource.getpagesize()
+        cap = current + limits["address_space"]
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def run_child(channel_fd: int, output_fd: int, number: int, settings: dict[str, Any]) -> None:
+    """In the forked child: become one submission's process, then serve until the channel closes."""
+    os.setsid()
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    os.close(output_fd)
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(devnull, 0)
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True, errors="replace")
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True, errors="replace")
+    try:
+        with open("/proc/self/oom_score_adj", "w") as adj:
+            adj.write("1000")  # under memory pressure the submission goes first, never the zygote
+    except OSError:
+        pass
+    workdir = os.path.join(SCRATCH, f"s{number}")
+    os.makedirs(workdir, exist_ok=True)
+    if os.path.isdir(PUBLIC):
+        for name in os.listdir(PUBLIC):
+            os.symlink(os.path.join(PUBLIC, name), os.path.join(workdir, name))
+    os.chdir(workdir)
+    os.environ.update({"HOME": workdir, "TMPDIR": "/tmp"})
+    _set_limits(settings["limits"])
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(int(settings.get("threads", 1)))
+    channel = socket.socket(fileno=channel_fd)
+    serve(channel, Server(), settings["limits"]["message"])
+
+
+# --- the zygote ----------------------------------------------------------------------------------
+
+def _preimport(modules: list[str]) -> None:
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001, S112 - a missing optional library is simply not pre-imported
+            continue
+
+
+def _others() -> list[int]:
+    keep = {1, os.getpid(), os.getppid()}
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in keep]
+
+
+def kill_everything_else() -> None:
+    """SIGKILL every process in the sandbox but init and the zygote, until none is left."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        others = _others()
+        if not others:
+            return
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            pass
+        time.sleep(0.002)
+
+
+def _remove_tree(path: str) -> None:
+    for root, dirs, files in os.walk(path, topdown=False):
+        for name in files:
+            try:
+                os.unlink(os.path.join(root, name))
+            except OSError:
+                os.chmod(root, 0o700)
+                os.unlink(os.path.join(root, name))
+        for name in dirs:
+            full = os.path.join(root, name)
+            if os.path.islink(full):
+                os.unlink(full)
+                continue
+            os.chmod(full, 0o700)
+            os.rmdir(full)
+
+
+def wipe() -> None:
+    """Empty every writable place and drop System V IPC objects."""
+    for place in WIPE:
+        if not os.path.isdir(place):
+            continue
+        os.chmod(place, 0o1777 if place != SCRATCH else 0o755)
+        for name in os.listdir(place):
+            full = os.path.join(place, name)
+            if os.path.isdir(full) and not os.path.islink(full):
+                os.chmod(full, 0o700)
+                _remove_tree(full)
+                os.rmdir(full)
+            else:
+                os.unlink(full)
+    libc = ctypes.CDLL(None, use_errno=True)
+    for kind, remove in (("shm", libc.shmctl), ("msg", libc.msgctl), ("sem", libc.semctl)):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as table:
+                ids = [int(line.split()[1]) for line in table.readlines()[1:] if line.strip()]
+        except OSError:
+            continue
+        for ipc_id in ids:
+            remove(ipc_id, 0, 0) if kind == "sem" else remove(ipc_id, 0, None)  # IPC_RMID == 0
+
+
+def _reply(control: socket.socket, message: dict[str, Any]) -> None:
+    control.send(json.dumps(message).encode())
+
+
+def zygote(settings: dict[str, Any]) -> None:
+    control = socket.socket(fileno=int(settings.get("control_fd", CONTROL_FD)))
+    _preimport(settings.get("preimport", []))
+    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    wipe()
+    _reply(control, {"ready": True})
+    child, number = 0, 0
+    while True:
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(control, 65536, 2)
+        except OSError:
+            return
+        if not data:
+            return
+        request = json.loads(data)
+        if request.get("op") == "spawn" and len(fds) == 2 and not child:
+            number += 1
+            child = os.fork()
+            if child == 0:
+                control.close()
+                try:
+                    run_child(fds[0], fds[1], number, settings)
+                finally:
+                    os._exit(0)
+            for fd in fds:
+                os.close(fd)
+            _reply(control, {"spawned": number})
+        elif request.get("op") == "reap":
+            status = None
+            if child:
+                try:
+                    os.kill(child, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                try:
+                    status = os.waitpid(child, 0)[1]
+                except ChildProcessError:
+                    status = None
+            kill_everything_else()
+            wipe()
+            child = 0
+            _reply(control, {"reaped": True, "status": status})
+        else:
+            for fd in fds:
+                os.close(fd)
+            _reply(control, {"error": "bad request"})
+
+
+def main() -> None:
+    try:
+        zygote(json.loads(sys.argv[1]))
+    except Exception:  # noqa: BLE001 - the trusted side only sees the control socket close
+        traceback.print_exc()
+        sys.exit(1)

@@ -1,0 +1,398 @@
+"""The local sandbox: bubblewrap namespaces plus cgroup limits, holding a warm runner (see runner.py).
+
+What the sandbox sees: the Python runtime and system libraries read-only, the runner's two modules, the
+assignment's public files read-only at /work/public, and size-capped tmpfs scratch space. No network (own
+network namespace), its own PID, IPC, UTS and user namespaces, no capabilities, a clean environment and an
+argv holding nothing secret. Memory and process counts are capped by a cgroup per sandbox (v1 or v2); wall
+time is enforced from here, by killing. If no cgroup is writable, memory falls back to RLIMIT_AS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UserError
+
+RUNNER_MODULES = ("protocol.py", "runner.py")
+BOOTSTRAP = "import sys; sys.path.insert(0, '/opt/autograder'); from agrunner.runner import main; main()"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_NAME = "autograder"
+PREIMPORT = ["numpy", "torch", "matplotlib", "matplotlib.pyplot", "scipy", "scipy.stats"]
+
+
+class SandboxError(Exception):
+    """The sandbox itself failed (not the submission): the grader records an error and may retry."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Everything enforced on one submission."""
+
+    memory: int = 2 * 1024**3          # bytes of RAM for the submission (the warm runtime comes on top)
+    pids: int = 256                    # processes and threads in the sandbox
+    scratch: int = 512 * 1024**2       # tmpfs size of /work/scratch and of /tmp, each
+    file_size: int = 256 * 1024**2     # RLIMIT_FSIZE
+    nofile: int = 256
+    output: int = 256 * 1024           # bytes of printed output kept; the rest is discarded
+    message: int = 64 * 1024**2        # largest message accepted from the runner
+    call_time: float = 60.0            # seconds per call
+    total_time: float = 300.0          # seconds per submission
+    threads: int = 1                   # torch / OpenMP threads
+
+
+def _gib(size: int) -> str:
+    return f"{size / 1024**3:g} GiB" if size >= 1024**3 else f"{size / 1024**2:g} MiB"
+
+
+# --- cgroups -------------------------------------------------------------------------------------
+
+class Cgroup:
+    """Memory and pids limits for one sandbox, on cgroup v2 or the v1 memory and pids hierarchies."""
+
+    def __init__(self, dirs: list[Path], version: int):
+        self.dirs, self.version = dirs, version
+
+    @classmethod
+    def create(cls) -> Cgroup | None:
+        name = f"{CGROUP_NAME}-{uuid.uuid4().hex[:12]}"
+        v1 = [CGROUP_ROOT / "memory", CGROUP_ROOT / "pids"]
+        candidates = [([d / CGROUP_NAME / name for d in v1], 1)]
+        unified = CGROUP_ROOT / "unified" if (CGROUP_ROOT / "unified").is_dir() else CGROUP_ROOT
+        candidates.append(([unified / CGROUP_NAME / name], 2))
+        for dirs, version in candidates:
+            try:
+                if version == 1 and not all(d.parent.parent.joinpath("cgroup.procs").exists() for d in dirs):
+                    continue
+                if version == 2:
+                    controllers = (unified / "cgroup.controllers").read_text().split()
+                    if not {"memory", "pids"} <= set(controllers):
+                        continue
+                    (unified / CGROUP_NAME).mkdir(exist_ok=True)
+                    (unified / CGROUP_NAME / "cgroup.subtree_control").write_text("+memory +pids")
+                for d in dirs:
+                    d.mkdir(parents=True, exist_ok=True)
+                return cls(dirs, version)
+            except OSError:
+                continue
+        return None
+
+    def procs_files(self) -> list[str]:
+        return [str(d / "cgroup.procs") for d in self.dirs]
+
+    def _write(self, name: str, value: str | int) -> None:
+        for d in self.dirs:
+            if (d / name).exists():
+                (d / name).write_text(str(value))
+
+    def usage(self) -> int:
+        name = "memory.usage_in_bytes" if self.version == 1 else "memory.current"
+        return int((self.dirs[0] / name).read_text())
+
+    def set_limits(self, memory: int, pids: int) -> None:
+        if self.version == 1:
+            self._write("memory.limit_in_bytes", memory)
+            self._write("memory.memsw.limit_in_bytes", memory)
+        else:
+            self._write("memory.max", memory)
+            self._write("memory.swap.max", 0)
+        self._write("pids.max", pids)
+
+    def oom_kills(self) -> int:
+        name = "memory.oom_control" if self.version == 1 else "memory.events"
+        for line in (self.dirs[0] / name).read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+        return 0
+
+    def pids(self) -> set[int]:
+        found: set[int] = set()
+        for d in self.dirs:
+            try:
+                found |= {int(p) for p in (d / "cgroup.procs").read_text().split()}
+            except OSError:
+                pass
+        return found
+
+    def kill_all(self) -> None:
+        deadline = time.monotonic() + 5
+        while (pids := self.pids()) and time.monotonic() < deadline:
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)
+
+    def remove(self) -> None:
+        self.kill_all()
+        for d in self.dirs:
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+
+
+def remove_stale_cgroups() -> int:
+    """Kill and remove sandboxes left behind by a grader that was killed; returns how many."""
+    removed = 0
+    for parent in (CGROUP_ROOT / "memory" / CGROUP_NAME, CGROUP_ROOT / "pids" / CGROUP_NAME,
+                   CGROUP_ROOT / "unified" / CGROUP_NAME, CGROUP_ROOT / CGROUP_NAME):
+        if not parent.is_dir():
+            continue
+        for child in parent.iterdir():
+            if child.is_dir() and child.name.startswith(CGROUP_NAME) and _owner_gone(child):
+                group = Cgroup([child], 1)
+                group.remove()
+                removed += 1
+    return removed
+
+
+def _owner_gone(group: Path) -> bool:
+    """A cgroup is stale when the grader process that made it is gone (its pid is in owner.txt)."""
+    return not any(Path(f"/proc/{pid}").exists() for pid in _owners(group))
+
+
+def _owners(group: Path) -> list[int]:
+    marker = Path(tempfile.gettempdir()) / "autograder-cgroups" / group.name
+    try:
+        return [int(marker.read_text())]
+    except (OSError, ValueError):
+        return []
+
+
+def _mark_owner(group: Cgroup) -> None:
+    folder = Path(tempfile.gettempdir()) / "autograder-cgroups"
+    folder.mkdir(exist_ok=True)
+    (folder / group.dirs[0].name).write_text(str(os.getpid()))
+
+
+# --- bubblewrap ----------------------------------------------------------------------------------
+
+def bwrap_path() -> str:
+    path = shutil.which("bwrap")
+    if not path:
+        raise UserError("bubblewrap (bwrap) is not installed; run `make setup` or `apt-get install bubblewrap`")
+    return path
+
+
+def runtime_binds() -> list[str]:
+    """Read-only binds for the OS libraries and this Python (interpreter, stdlib and the environment)."""
+    args: list[str] = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives", "/etc/ssl/certs"):
+        args += ["--ro-bind-try", etc, etc]
+    prefixes = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}
+    for prefix in sorted(prefixes):
+        if not prefix.startswith("/usr/"):
+            args += ["--ro-bind", prefix, prefix]
+    return args
+
+
+def gpu_binds() -> list[str]:
+    return [arg for dev in sorted(Path("/dev").glob("nvidia*")) for arg in ("--dev-bind", str(dev), str(dev))]
+
+
+def bwrap_command(runner_dir: Path, public_dir: Path | None, limits: Limits, gpu: bool,
+                  settings: dict) -> list[str]:
+    cmd = [bwrap_path(), "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
+           "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox",
+           *runtime_binds(), "--ro-bind", str(runner_dir), "/opt/autograder",
+           "--proc", "/proc", "--dev", "/dev",
+           "--size", str(limits.scratch), "--tmpfs", "/tmp",
+           "--size", str(limits.scratch), "--tmpfs", "/work/scratch"]
+    if public_dir is not None and public_dir.is_dir():
+        cmd += ["--ro-bind", str(public_dir), "/work/public"]
+    if gpu:
+        cmd += gpu_binds()
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/work/scratch", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
+           "MPLCONFIGDIR": "/tmp/.matplotlib", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+           "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads)}
+    cmd += ["--clearenv", *[a for k, v in env.items() for a in ("--setenv", k, v)], "--chdir", "/work/scratch"]
+    return [*cmd, "--", sys.executable, "-I", "-c", BOOTSTRAP, json.dumps(settings)]
+
+
+def _runner_dir() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="ag-runner-"))
+    package = folder / "agrunner"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    here = Path(__file__).parent
+    for name in RUNNER_MODULES:
+        shutil.copy(here / name, package / name)
+    folder.chmod(0o755)
+    return folder
+
+
+# --- a running sandbox ---------------------------------------------------------------------------
+
+class OutputDrain:
+    """Reads a child's printed output in a thread, keeping the first ``cap`` bytes, discarding the rest."""
+
+    def __init__(self, fd: int, cap: int):
+        self.cap, self.kept, self.dropped = cap, bytearray(), 0
+        self._file = os.fdopen(fd, "rb", buffering=0)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while chunk := self._file.read(65536):
+            room = self.cap - len(self.kept)
+            self.kept += chunk[:room]
+            self.dropped += max(0, len(chunk) - room)
+        self._file.close()
+
+    def text(self, wait: float = 1.0) -> str:
+        self._thread.join(wait)
+        text = self.kept.decode("utf-8", errors="replace")
+        return text + (f"\n[… {self.dropped} more bytes of output were discarded]" if self.dropped else "")
+
+
+@dataclass
+class Child:
+    """One submission's process: its request channel and its output."""
+
+    channel: socket.socket
+    output: OutputDrain
+    number: int
+
+
+@dataclass
+class ReapInfo:
+    status: int | None
+    oom_killed: bool
+
+
+class Sandbox:
+    """A bubblewrap sandbox with a warm zygote; runs one submission at a time (spawn → requests → reap)."""
+
+    def __init__(self, public_dir: Path | None, limits: Limits, gpu: bool = False,
+                 preimport: list[str] | None = None):
+        self.public_dir, self.limits, self.gpu = public_dir, limits, gpu
+        self.preimport = PREIMPORT if preimport is None else preimport
+        self.process: subprocess.Popen | None = None
+        self.control: socket.socket | None = None
+        self.cgroup: Cgroup | None = None
+        self.runner_dir: Path | None = None
+        self._oom_before = 0
+
+    # lifecycle
+    def start(self, timeout: float = 120.0) -> None:
+        self.runner_dir = _runner_dir()
+        self.cgroup = Cgroup.create()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        settings = {"control_fd": theirs.fileno(), "preimport": self.preimport, "threads": self.limits.threads, "limits": {
+            "file_size": self.limits.file_size, "nofile": self.limits.nofile, "message": self.limits.message,
+            "address_space": 0 if self.cgroup else self.limits.memory}}
+        cmd = bwrap_command(self.runner_dir, self.public_dir, self.limits, self.gpu, settings)
+        if self.cgroup:
+            _mark_owner(self.cgroup)
+            join = 'while [ "$1" != "--" ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"'
+            cmd = ["/bin/sh", "-c", join, "sh", *self.cgroup.procs_files(), "--", *cmd]
+        self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),),
+                                        start_new_session=True)
+        theirs.close()
+        self.control = mine
+        reply = self._control_reply(timeout)
+        if not reply.get("ready"):
+            self.close()
+            raise SandboxError("the sandbox did not start")
+        if self.cgroup:
+            self.cgroup.set_limits(self.cgroup.usage() + self.limits.memory, self.limits.pids)
+
+    def close(self) -> None:
+        if self.control:
+            self.control.close()
+            self.control = None
+        if self.process and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.cgroup:
+            self.cgroup.remove()
+            self.cgroup = None
+        if self.process:
+            self.process.wait()
+            self.process = None
+        if self.runner_dir:
+            shutil.rmtree(self.runner_dir, ignore_errors=True)
+            self.runner_dir = None
+
+    def restart(self) -> None:
+        self.close()
+        self.start()
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    # one submission
+    def spawn(self) -> Child:
+        channel, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        read_fd, write_fd = os.pipe()
+        self._oom_before = self.cgroup.oom_kills() if self.cgroup else 0
+        try:
+            socket.send_fds(self.control, [json.dumps({"op": "spawn"}).encode()], [child_end.fileno(), write_fd])
+            reply = self._control_reply(10.0)
+        finally:
+            child_end.close()
+            os.close(write_fd)
+        if "spawned" not in reply:
+            os.close(read_fd)
+            raise SandboxError("the runner refused to start a submission")
+        return Child(channel, OutputDrain(read_fd, self.limits.output), reply["spawned"])
+
+    def reap(self, child: Child) -> ReapInfo:
+        """End the submission: kill all of its processes and wipe its files (or the whole sandbox)."""
+        child.channel.close()
+        try:
+            self.control.send(json.dumps({"op": "reap"}).encode())
+            reply = self._control_reply(10.0)
+            status = reply.get("status") if type(reply.get("status")) is int else None
+            healthy = reply.get("reaped") is True
+        except SandboxError:
+            status, healthy = None, False
+        oom = bool(self.cgroup and self.cgroup.oom_kills() > self._oom_before)
+        if not healthy:
+            self.restart()  # the zygote was killed or stopped by the submission: start afresh
+        return ReapInfo(status, oom)
+
+    def _control_reply(self, timeout: float) -> dict:
+        self.control.settimeout(timeout)
+        try:
+            data = self.control.recv(65536)
+        except (TimeoutError, OSError) as exc:
+            raise SandboxError(f"the runner did not answer ({type(exc).__name__})") from None
+        if not data:
+            raise SandboxError("the runner closed its control channel")
+        try:
+            reply = json.loads(data)
+        except ValueError:
+            raise SandboxError("the runner sent a malformed control reply") from None
+        return reply if isinstance(reply, dict) else {}
+
+    def describe_memory(self) -> str:
+        return _gib(self.limits.memory)
+
