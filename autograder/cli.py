@@ -82,10 +82,13 @@ def check(notebook: Annotated[Path, typer.Argument(help="the notebook to check")
 
 @app.command()
 def validate(ids: Ids = None, jobs: Annotated[int, typer.Option("--jobs", "-j", min=1)] = 2,
+             backend: Annotated[str, typer.Option(help="local (sandbox, as in grading) or inprocess")] = "local",
              course: CourseOption = None) -> None:
     """Prove the hidden checks: reference = full marks, blank = 0, known-wrong ones lose what they declare."""
     c = load_course(course)
-    verdicts = validate_mod.validate(c, ids, jobs=jobs)
+    if backend not in ("local", "inprocess"):
+        raise UserError(f"unknown backend {backend!r} (use local or inprocess)")
+    verdicts = validate_mod.validate(c, ids, jobs=jobs, backend=backend)
     table = Table(title="validation", title_justify="left")
     for column in ("assignment", "submission", "expected", "got", "verdict"):
         table.add_column(column)

@@ -61,7 +61,8 @@ class Assignment(BaseModel):
     notebooks: list[str] = Field(min_length=1)
     release: dt.date
     due: dt.date
-    time_limit: Seconds = 300.0
+    time_limit: Seconds = 300.0        # the whole submission: running the notebook and every check
+    call_time_limit: Seconds = 60.0    # one call from a check into the submission
     memory: Bytes = 2 * 1024**3
     gpu: GpuUse = GpuUse.none
     image: str = "autograder-runner:cpu"

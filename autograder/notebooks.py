@@ -180,3 +180,21 @@ def code_to_run(cells: list[NotebookNode]) -> list[CodeCell]:
             continue
         runnable.append(CodeCell(label=grade_id(cell) or f"cell {index + 1}", source=source))
     return runnable
+
+
+def imported_modules(cells: list[CodeCell]) -> list[str]:
+    """Modules the code imports at top level (``numpy``, ``matplotlib.pyplot``): what a warm runner preloads."""
+    import ast
+
+    found: dict[str, None] = {}
+    for cell in cells:
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                found.update((alias.name, None) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found[node.module] = None
+    return list(found)

@@ -298,6 +298,11 @@ class Sandbox:
 
     # lifecycle
     def start(self, timeout: float = 120.0) -> None:
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the sandbox; it imports its libraries while the caller does other work (see wait_ready)."""
         self.runner_dir = _runner_dir()
         self.cgroup = Cgroup.create()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -314,6 +319,8 @@ class Sandbox:
                                         start_new_session=True)
         theirs.close()
         self.control = mine
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
         reply = self._control_reply(timeout)
         if not reply.get("ready"):
             self.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .config import Assignment, Course
 from .errors import UserError
+from .engine import run_notebooks
 from .harness import CheckRun, run_checks_inprocess
 from .known_wrong import declared_failures
 from .notebooks import read_notebook
@@ -74,14 +75,31 @@ def validation_set(course: Course, assignment: Assignment) -> list[tuple[str, li
     return items
 
 
-def validate(course: Course, ids: list[str] | None = None, jobs: int = 2) -> list[Verdict]:
-    """Run every validation submission of the given assignments through the hidden checks."""
-    work = [(a, kind, nbs, declared) for a in course.select(ids)
-            for kind, nbs, declared in validation_set(course, a)]
+def _runs(course: Course, assignment: Assignment, notebook_sets: list[list[Path]], jobs: int,
+          backend: str) -> list[CheckRun]:
+    if backend == "inprocess":
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            return list(pool.map(lambda nbs: run_checks_inprocess(course, assignment, nbs), notebook_sets))
+    runs = []
+    for outcome in run_notebooks(course, assignment, notebook_sets, jobs):
+        if outcome.error:
+            outcome.run.problems.append(f"grader error: {outcome.error}")
+        if outcome.reason:
+            outcome.run.problems.append(f"limit hit: {outcome.reason}")
+        runs.append(outcome.run)
+    return runs
 
-    def one(item) -> Verdict:
-        assignment, kind, notebooks, declared = item
-        return judge(kind, run_checks_inprocess(course, assignment, notebooks), assignment, declared)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(one, work))
+def validate(course: Course, ids: list[str] | None = None, jobs: int = 2, backend: str = "local") -> list[Verdict]:
+    """Run every validation submission of the given assignments through the hidden checks.
+
+    ``local`` grades them exactly as students are graded (sandbox, warm workers); ``inprocess`` runs the
+    trusted notebooks inside pytest's process, for machines without bubblewrap.
+    """
+    verdicts = []
+    for assignment in course.select(ids):
+        items = validation_set(course, assignment)
+        runs = _runs(course, assignment, [nbs for _, nbs, _ in items], jobs, backend)
+        verdicts += [judge(kind, run, assignment, declared) for (kind, _, declared), run in zip(items, runs,
+                                                                                                   strict=True)]
+    return verdicts

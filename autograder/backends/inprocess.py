@@ -132,6 +132,10 @@ class InProcessSubmission:
             os.chdir(previous)
         return cls(namespace, errors)
 
+    @property
+    def recorded_cell_errors(self) -> list[dict[str, str]]:
+        return [vars(e) for e in self.cell_errors]
+
     def has(self, name: str) -> bool:
         return name in self._namespace
 

@@ -72,14 +72,19 @@ def score_results(data: dict) -> CheckRun:
     return run
 
 
-def pytest_command(hidden_dir: Path, results: Path, extra: list[str]) -> list[str]:
-    """pytest in isolated mode, from a trusted ini, with no conftest, no cache, no assertion rewriting."""
+def pytest_args(hidden_dir: Path, results: Path) -> list[str]:
+    """The hidden checks, from a trusted ini, with no conftest, no cache and no assertion rewriting (whose
+    messages would show expected values); modules imported afresh each run (a worker runs many)."""
     return [
-        sys.executable, "-I", "-m", "pytest", str(hidden_dir),
-        "-c", str(TRUSTED_INI), "--rootdir", str(hidden_dir), "--noconftest", "-p", PLUGIN,
-        "--assert=plain", "-q", "--tb=no", "--no-header", "-p", "no:cacheprovider",
-        "--ag-results", str(results), *extra,
+        str(hidden_dir), "-c", str(TRUSTED_INI), "--rootdir", str(hidden_dir), "--noconftest", "-p", PLUGIN,
+        "--assert=plain", "--import-mode=importlib", "-q", "--tb=no", "--no-header", "-p", "no:cacheprovider",
+        "--ag-results", str(results),
     ]
+
+
+def pytest_command(hidden_dir: Path, results: Path, extra: list[str]) -> list[str]:
+    """pytest in its own isolated (-I) interpreter."""
+    return [sys.executable, "-I", "-m", "pytest", *pytest_args(hidden_dir, results), *extra]
 
 
 def submission_cells(course: Course, assignment: Assignment, notebooks: list[Path]) -> list[CodeCell]:

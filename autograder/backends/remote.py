@@ -1,0 +1,257 @@
+"""The ``submission`` fixture over a sandboxed runner: every call crosses the boundary as plain data.
+
+A :class:`Session` owns one submission's life in a :class:`~autograder.sandbox.Sandbox`: it starts the child,
+runs the notebook's cells, forwards calls with a per-call and a per-submission deadline, and turns every way a
+submission can stop (time, memory, exit, malformed replies) into a plain-words reason. After a crash the next
+call starts the submission afresh (its cells run again) a limited number of times, so one runaway function
+costs only the checks that call it.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+from ..harness.feedback import MissingName, SubmissionError
+from ..notebooks import CodeCell
+from ..protocol import Handle, ProtocolError, Unencodable, read_message, write_message
+from ..sandbox import Child, Limits, Sandbox, SandboxError
+
+MAX_RESTARTS = 2
+MAX_STRAY_REPLIES = 100
+
+
+class LimitExceeded(SubmissionError):
+    """A limit ended the submission's process during a call; the message says which, in plain words."""
+
+    def __init__(self, message: str):
+        Exception.__init__(self, message)
+        self.name, self.error_type, self.message = "", "LimitExceeded", message
+
+
+def _seconds(value: float) -> str:
+    return f"{value / 60:g} min" if value >= 60 and value % 60 == 0 else f"{value:g} s"
+
+
+class Session:
+    """One submission in a warm sandbox."""
+
+    def __init__(self, sandbox: Sandbox, cells: list[CodeCell], probes: str | None = None):
+        self.sandbox, self.cells, self.probes = sandbox, cells, probes
+        self.limits: Limits = sandbox.limits
+        self.deadline = time.monotonic() + self.limits.total_time
+        self.child: Child | None = None
+        self.generation = 0
+        self.restarts = 0
+        self.cell_errors: list[dict[str, str]] = []
+        self.limit_events: list[str] = []
+        self.outputs: list[str] = []
+        self.fatal: str | None = None
+        self.infrastructure_error: str | None = None
+        self.current_test = ""
+        self._next_id = 0
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def _start(self) -> None:
+        if self.fatal:
+            raise LimitExceeded(self.fatal)
+        if time.monotonic() >= self.deadline:
+            self.fatal = f"the submission ran out of time (limit {_seconds(self.limits.total_time)} in all)"
+            raise LimitExceeded(self.fatal)
+        try:
+            self.child = self.sandbox.spawn()
+        except SandboxError as exc:
+            self.infrastructure_error = self.fatal = f"the grader's sandbox failed ({exc})"
+            raise LimitExceeded(self.fatal) from None
+        self.generation += 1
+        try:
+            reply = self._request({"op": "exec", "cells": [vars(c) for c in self.cells]}, "running your notebook",
+                                  timeout=self.deadline - time.monotonic())
+        except LimitExceeded as exc:
+            self.fatal = f"your notebook did not finish running: {exc}"
+            raise LimitExceeded(self.fatal) from None
+        errors = reply.get("cell_errors", []) if isinstance(reply, dict) else []
+        if self.generation == 1:
+            self.cell_errors = [{k: str(e.get(k, ""))[:500] for k in ("cell", "error_type", "message")}
+                                for e in errors if isinstance(e, dict)]
+        if self.probes:
+            self._request({"op": "probes", "source": self.probes}, "loading the probes")
+
+    def ensure_started(self) -> None:
+        if self.child is not None:
+            return
+        if self.generation > 0:
+            if self.restarts >= MAX_RESTARTS:
+                self.fatal = self.fatal or "the submission stopped too many times; the remaining checks were not run"
+                raise LimitExceeded(self.fatal)
+            self.restarts += 1
+        self._start()
+
+    def finish(self) -> str:
+        """End the submission for good; returns what it printed (capped)."""
+        if self.child is not None:
+            self._end_child()
+        return "\n".join(o for o in self.outputs if o)
+
+    def _end_child(self) -> tuple[int | None, bool]:
+        child, self.child = self.child, None
+        try:
+            info = self.sandbox.reap(child)
+        except SandboxError:
+            self.sandbox.restart()
+            info = None
+        self.outputs.append(child.output.text())
+        return (info.status, info.oom_killed) if info else (None, False)
+
+    # --- requests --------------------------------------------------------------------------------
+    def _fail(self, what: str, reason: str) -> LimitExceeded:
+        status, oom = self._end_child()
+        where = f" in {self.current_test}" if self.current_test else ""
+        if oom:
+            reason = f"ran out of memory (limit {self.sandbox.describe_memory()}) while {what}{where}"
+        elif reason == "exited":
+            if status is not None and status & 0x7F:
+                name = signal.Signals(status & 0x7F).name if status & 0x7F in signal.valid_signals() else "a signal"
+                reason = f"the submission's process was killed by {name} while {what}{where}"
+            else:
+                code = (status >> 8) if status is not None else "unknown"
+                reason = f"the submission's process exited (status {code}) while {what}{where}"
+        else:
+            reason = f"{reason} while {what}{where}"
+        self.limit_events.append(reason)
+        return LimitExceeded(reason)
+
+    def _request(self, message: dict[str, Any], what: str, timeout: float | None = None, label: str = "") -> Any:
+        self._next_id += 1
+        request_id = self._next_id
+        start = time.monotonic()
+        remaining = self.deadline - start
+        limit = min(self.limits.call_time, remaining) if timeout is None else min(timeout, remaining)
+        if limit <= 0:
+            self.fatal = f"the submission ran out of time (limit {_seconds(self.limits.total_time)} in all)"
+            raise self._fail(what, "ran out of time") if self.child else LimitExceeded(self.fatal)
+        channel = self.child.channel
+        try:
+            channel.settimeout(limit)
+            write_message(channel, {"id": request_id, **message})
+            for _ in range(MAX_STRAY_REPLIES):
+                channel.settimeout(max(0.001, start + limit - time.monotonic()))
+                reply = read_message(channel, self.limits.message)
+                if reply.get("id") == request_id:
+                    break
+            else:
+                raise ProtocolError("too many unexpected messages")
+        except TimeoutError:
+            took = self.limits.call_time if timeout is None else limit
+            raise self._fail(what, f"took longer than {_seconds(round(took, 1))}") from None
+        except (EOFError, ConnectionError, BrokenPipeError):
+            raise self._fail(what, "exited") from None
+        except ProtocolError as exc:
+            raise self._fail(what, f"sent a reply the grader cannot accept ({exc})") from None
+        if "error" in reply:
+            error = reply["error"] if isinstance(reply["error"], dict) else {}
+            raise SubmissionError(label or "your code", str(error.get("type", "Error"))[:100],
+                                  str(error.get("message", ""))[:500])
+        return reply.get("ok")
+
+    def call(self, message: dict[str, Any], label: str, verb: str = "calling") -> Any:
+        """Send a request about ``label`` (a name as the student wrote it); wrap handles in the reply."""
+        self.ensure_started()
+        return self._wrap(self._request(message, f"{verb} `{label}`", label=label), label)
+
+    def _wrap(self, value: Any, label: str) -> Any:
+        if type(value) is Handle:
+            return RemoteObject(self, value, self.generation, label)
+        if type(value) is list:
+            return [self._wrap(v, label) for v in value]
+        if type(value) is tuple:
+            return tuple(self._wrap(v, label) for v in value)
+        if type(value) is dict:
+            return {k: self._wrap(v, label) for k, v in value.items()}
+        return value
+
+    def unwrap(self, value: Any) -> Any:
+        if isinstance(value, RemoteObject):
+            if value._generation != self.generation:
+                raise SubmissionError(value._label, "RuntimeError",
+                                      "this object was lost when the submission was restarted")
+            return value._handle
+        if isinstance(value, list | tuple):
+            return type(value)(self.unwrap(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.unwrap(v) for k, v in value.items()}
+        return value
+
+
+class RemoteObject:
+    """An object that stays in the sandbox; attribute access and calls become requests."""
+
+    __slots__ = ("_session", "_handle", "_generation", "_label")
+
+    def __init__(self, session: Session, handle: Handle, generation: int, label: str):
+        object.__setattr__(self, "_session", session)
+        object.__setattr__(self, "_handle", handle)
+        object.__setattr__(self, "_generation", generation)
+        object.__setattr__(self, "_label", label)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        label = f"{self._label}.{name}"
+        return self._session.call({"op": "getattr", "target": self._session.unwrap(self), "attr": name},
+                                  label, "reading")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        s = self._session
+        try:
+            message = {"op": "call", "target": s.unwrap(self), "args": s.unwrap(list(args)),
+                       "kwargs": s.unwrap(kwargs)}
+            return s.call(message, self._label)
+        except Unencodable as exc:
+            raise TypeError(f"a check passed a value that cannot cross the sandbox boundary: {exc}") from None
+
+    def __repr__(self) -> str:
+        return f"<submission object {self._label}>"
+
+
+class RemoteSubmission:
+    """What hidden checks see as ``submission``."""
+
+    def __init__(self, session: Session):
+        self._session = session
+
+    @property
+    def cell_errors(self) -> list[dict[str, str]]:
+        self._session.ensure_started()
+        return self._session.cell_errors
+
+    @property
+    def recorded_cell_errors(self) -> list[dict[str, str]]:
+        return self._session.cell_errors
+
+    def set_current_test(self, name: str) -> None:
+        self._session.current_test = name
+
+    def has(self, name: str) -> bool:
+        return bool(self._session.call({"op": "has", "name": name}, name, "looking up"))
+
+    def make_object(self, qualname: str, *args: Any, **kwargs: Any) -> Any:
+        s = self._session
+        return s.call({"op": "make", "qualname": qualname, "args": s.unwrap(list(args)), "kwargs": s.unwrap(kwargs)},
+                      qualname, "creating")
+
+    def probe(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        s = self._session
+        return s.call({"op": "probe", "name": name, "args": s.unwrap(list(args)), "kwargs": s.unwrap(kwargs)},
+                      name, "running the probe")
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self._session.call({"op": "get", "name": name}, name, "looking up")
+        except SubmissionError as exc:
+            if exc.error_type == "NameError" and not isinstance(exc, LimitExceeded):
+                raise MissingName(name) from None
+            raise

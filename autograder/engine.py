@@ -1,0 +1,180 @@
+"""The grading engine: a pool of trusted workers, each with a warm sandbox, fed one submission at a time.
+
+The engine never runs student code itself. It reads each notebook as data (size-capped JSON), merges it with
+the release, and hands the code cells to a worker; the worker runs them in its sandbox and the hidden checks in
+its own trusted pytest. Results are scored here, fail-closed, from the expected tests the trusted side
+collected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import Assignment, Course
+from .errors import NotebookError, UserError
+from .harness import CheckRun, score_results, submission_cells
+from .notebooks import CodeCell, code_to_run, imported_modules, read_notebook
+from .sandbox import Limits, bwrap_path, remove_stale_cgroups
+
+WORKER_START_TIMEOUT = 300.0
+GRACE = 30.0  # seconds a worker may take beyond the submission's own limit before it is presumed dead
+
+
+def limits_for(assignment: Assignment, jobs: int) -> Limits:
+    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    return Limits(memory=assignment.memory, call_time=min(assignment.call_time_limit, assignment.time_limit),
+                  total_time=assignment.time_limit, threads=threads)
+
+
+@dataclass
+class Outcome:
+    """What one worker run produced, scored."""
+
+    run: CheckRun
+    output: str = ""
+    reason: str = ""        # limits hit, or why the run could not happen
+    error: str | None = None  # an infrastructure failure: the result should not be trusted as a grade
+    seconds: float = 0.0
+
+
+def outcome_from(data: dict[str, Any]) -> Outcome:
+    if data.get("infrastructure_error") and not data.get("expected"):
+        return Outcome(CheckRun(), error=str(data["infrastructure_error"]))
+    run = score_results(data)
+    run.cell_errors = data.get("cell_errors", [])
+    reasons = list(dict.fromkeys(data.get("limit_events", [])))
+    if data.get("fatal") and data["fatal"] not in reasons:
+        reasons.append(data["fatal"])
+    return Outcome(run, output=data.get("output", ""), reason="; ".join(reasons),
+                   error=data.get("infrastructure_error"), seconds=float(data.get("seconds", 0.0)))
+
+
+class WorkerProcess:
+    """One `python -m autograder.worker` child, spoken to in JSON lines."""
+
+    def __init__(self, config: dict[str, Any], timeout: float):
+        self.config, self.timeout = config, timeout
+        self.process: subprocess.Popen | None = None
+        self._next = 0
+
+    def start(self) -> None:
+        env = {**os.environ, "OMP_NUM_THREADS": str(self.config["limits"]["threads"]), "MPLBACKEND": "Agg",
+               "PYTHONDONTWRITEBYTECODE": "1"}
+        self.process = subprocess.Popen([sys.executable, "-I", "-m", "autograder.worker", json.dumps(self.config)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        text=True, env=env, bufsize=1)
+        hello = self._read(WORKER_START_TIMEOUT)
+        if not hello or not hello.get("ready"):
+            self.close()
+            raise UserError(f"a grading worker could not start its sandbox: {(hello or {}).get('error', 'no reply')}")
+
+    def _read(self, timeout: float) -> dict[str, Any] | None:
+        box: list[str] = []
+        reader = threading.Thread(target=lambda: box.append(self.process.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if not box or not box[0]:
+            return None
+        return json.loads(box[0])
+
+    def run(self, cells: list[CodeCell]) -> dict[str, Any]:
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+        self._next += 1
+        self.process.stdin.write(json.dumps({"id": self._next, "cells": [vars(c) for c in cells]}) + "\n")
+        self.process.stdin.flush()
+        reply = self._read(self.timeout)
+        if reply is None or reply.get("id") != self._next:
+            self.close()
+            return {"infrastructure_error": "the grading worker stopped answering"}
+        return reply
+
+    def close(self) -> None:
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+class Pool:
+    """``jobs`` workers for one assignment; ``map`` yields (key, Outcome) as runs finish."""
+
+    def __init__(self, course: Course, assignment: Assignment, jobs: int = 1):
+        bwrap_path()
+        remove_stale_cgroups()
+        limits = limits_for(assignment, jobs)
+        public = course.release_dir(assignment)
+        self.config = {"hidden_dir": str(course.hidden_tests_dir(assignment).resolve()),
+                       "public_dir": str(public.resolve()) if public.is_dir() else None,
+                       "limits": vars(limits), "gpu": assignment.gpu.value != "none",
+                       "preimport": release_imports(course, assignment)}
+        self.jobs = max(1, jobs)
+        self.timeout = assignment.time_limit + GRACE
+
+    def map(self, items: list[tuple[Any, list[CodeCell]]]) -> Iterator[tuple[Any, Outcome]]:
+        todo: queue.Queue = queue.Queue()
+        for item in items:
+            todo.put(item)
+        done: queue.Queue = queue.Queue()
+        workers = [WorkerProcess(self.config, self.timeout) for _ in range(min(self.jobs, len(items)))]
+
+        def drive(worker: WorkerProcess) -> None:
+            try:
+                while True:
+                    try:
+                        key, cells = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    try:
+                        done.put((key, outcome_from(worker.run(cells))))
+                    except Exception as exc:  # noqa: BLE001 - one broken run must not stop the batch
+                        done.put((key, Outcome(CheckRun(), error=f"{type(exc).__name__}: {exc}")))
+            finally:
+                worker.close()
+
+        threads = [threading.Thread(target=drive, args=(w,), daemon=True) for w in workers]
+        for thread in threads:
+            thread.start()
+        for _ in items:
+            yield done.get()
+        for thread in threads:
+            thread.join()
+
+
+def release_imports(course: Course, assignment: Assignment) -> list[str]:
+    """What the released notebooks import: the warm runner preloads exactly that."""
+    notebooks = [course.release_dir(assignment) / name for name in assignment.notebooks]
+    cells = [c for nb in notebooks if nb.is_file() for c in code_to_run(read_notebook(nb).cells)]
+    return imported_modules(cells)
+
+
+def prepare(course: Course, assignment: Assignment, notebooks: list[Path]) -> list[CodeCell]:
+    """The code cells of a submission, or a :class:`NotebookError` saying why it cannot be graded."""
+    return submission_cells(course, assignment, notebooks)
+
+
+def run_notebooks(course: Course, assignment: Assignment, submissions: list[list[Path]], jobs: int = 1,
+                  on_done: Callable[[int, Outcome], None] | None = None) -> list[Outcome]:
+    """Grade trusted notebook sets (reference, blank, known-wrong) through the sandbox, in order."""
+    results: dict[int, Outcome] = {}
+    items = []
+    for index, notebooks in enumerate(submissions):
+        try:
+            items.append((index, prepare(course, assignment, notebooks)))
+        except NotebookError as exc:
+            results[index] = Outcome(CheckRun(problems=[str(exc)]), error=str(exc))
+    for index, outcome in Pool(course, assignment, jobs).map(items):
+        results[index] = outcome
+        if on_done:
+            on_done(index, outcome)
+    return [results[i] for i in range(len(submissions))]

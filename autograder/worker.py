@@ -1,0 +1,111 @@
+"""A grading worker: a trusted process holding one warm sandbox, running the hidden checks job after job.
+
+The grader starts one worker per parallel job (`python -I -m autograder.worker CONFIG`), sends one JSON line per
+submission (its code cells) on stdin and reads one JSON line of raw results back. pytest runs here, in the
+trusted process, with the ``submission`` fixture bound to the sandboxed child of the current submission; the
+heavy imports (pytest, numpy, torch, the checks' own modules) are paid once per worker, not per submission.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .backends.remote import RemoteSubmission, Session
+from .harness import pytest_args
+from .harness import plugin as harness_plugin
+from .notebooks import CodeCell
+from .sandbox import Limits, Sandbox, SandboxError
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """If the grader is killed, this worker dies too (and its sandbox with it: bwrap --die-with-parent)."""
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except OSError:
+        pass
+    if os.getppid() == 1:
+        sys.exit(1)
+
+
+class Worker:
+    def __init__(self, config: dict[str, Any]):
+        self.hidden_dir = Path(config["hidden_dir"])
+        probes = self.hidden_dir / "probes.py"
+        self.probes = probes.read_text(encoding="utf-8") if probes.is_file() else None
+        public = config.get("public_dir")
+        self.sandbox = Sandbox(Path(public) if public else None, Limits(**config["limits"]),
+                               gpu=bool(config.get("gpu")), preimport=config.get("preimport"))
+
+    def start(self) -> None:
+        self.sandbox.launch()
+        with tempfile.TemporaryDirectory(prefix="ag-warm-") as tmp:  # import the checks and their libraries
+            pytest.main([*pytest_args(self.hidden_dir, Path(tmp) / "r.json"), "--collect-only"])
+        self.sandbox.wait_ready()
+
+    def grade(self, cells: list[CodeCell]) -> dict[str, Any]:
+        session = Session(self.sandbox, cells, self.probes)
+        harness_plugin.provide_submission(lambda config: RemoteSubmission(session))
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="ag-results-") as tmp:
+            results = Path(tmp) / "results.json"
+            try:
+                pytest.main(pytest_args(self.hidden_dir, results))
+            finally:
+                harness_plugin.provide_submission(None)
+                output = session.finish()
+            data = json.loads(results.read_text(encoding="utf-8")) if results.is_file() else \
+                {"problems": ["the hidden checks produced no results"]}
+        data.update(cell_errors=session.cell_errors, limit_events=session.limit_events, output=output,
+                    fatal=session.fatal, infrastructure_error=session.infrastructure_error,
+                    seconds=time.monotonic() - started)
+        if session.infrastructure_error or not self.sandbox.alive:
+            self.sandbox.restart()
+        return data
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+
+def main() -> None:
+    _die_with_parent()
+    config = json.loads(sys.argv[1])
+    channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 1)  # pytest's terminal report goes nowhere; results travel as JSON on `channel`
+    worker = Worker(config)
+    try:
+        worker.start()
+    except (SandboxError, OSError) as exc:
+        channel.write(json.dumps({"ready": False, "error": str(exc)}) + "\n")
+        channel.flush()
+        sys.exit(1)
+    channel.write(json.dumps({"ready": True}) + "\n")
+    channel.flush()
+    try:
+        for line in sys.stdin:
+            job = json.loads(line)
+            try:
+                data = worker.grade([CodeCell(**c) for c in job["cells"]])
+            except SandboxError as exc:
+                worker.sandbox.restart()
+                data = {"infrastructure_error": str(exc)}
+            channel.write(json.dumps({"id": job["id"], **data}) + "\n")
+            channel.flush()
+    finally:
+        worker.close()
+
+
+if __name__ == "__main__":
+    main()
