@@ -102,6 +102,68 @@ def validate(ids: Ids = None, jobs: Annotated[int, typer.Option("--jobs", "-j", 
     raise typer.Exit(1 if bad else 0)
 
 
+@app.command()
+def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. week01-markov")],
+          submissions: Annotated[Path | None, typer.Option(help="a folder of <student>.ipynb files or a zip of "
+                                                            "them (default: submitted/<student>/<id>/)")] = None,
+          jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="submissions graded in parallel")] = 1,
+          regrade: Annotated[bool, typer.Option(help="grade again even when a result exists")] = False,
+          course: CourseOption = None) -> None:
+    """Grade every submission of an assignment in the sandbox; results go to the gradebook and autograded/."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from .grading import GRADEBOOK
+    from .grading import grade as grade_batch
+    from .reports import summary_table
+    from .store import Store
+
+    c = load_course(course)
+    a = c.assignment(assignment)
+    columns = (TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False) as progress:
+        task = progress.add_task(a.id, total=None)
+        batch = grade_batch(c, a, submissions=submissions, jobs=jobs, regrade=regrade,
+                            on_total=lambda n: progress.update(task, total=n),
+                            on_result=lambda r: progress.advance(task))
+    with Store(c.root / GRADEBOOK) as store:
+        latest = store.latest(a.id)
+    out.print(summary_table(latest, title=f"{a.id}: gradebook"))
+    out.print(f"graded {len(batch.results)} submission(s) in {batch.seconds:.1f} s; {batch.skipped} already graded "
+              f"(use --regrade to grade them again); {len(latest)} student(s) in the gradebook")
+
+
+@app.command()
+def export(assignment: Annotated[str, typer.Argument(help="assignment id")],
+           format: Annotated[str, typer.Option("--format", help="csv or gradescope")] = "csv",
+           output: Annotated[Path | None, typer.Option(help="file (csv) or folder (gradescope)")] = None,
+           course: CourseOption = None) -> None:
+    """Export the gradebook of an assignment (latest result per student)."""
+    from .grading import GRADEBOOK
+    from .reports import export_csv, export_gradescope
+    from .store import Store
+
+    c = load_course(course)
+    a = c.assignment(assignment)
+    with Store(c.root / GRADEBOOK) as store:
+        results = store.latest(a.id)
+    if format == "csv":
+        path = export_csv(results, output or c.root / "exports" / f"{a.id}.csv")
+        out.print(f"wrote {_rel(path)} ({len(results)} student(s))")
+    elif format == "gradescope":
+        paths = export_gradescope(results, output or c.root / "exports" / f"{a.id}-gradescope")
+        out.print(f"wrote {len(paths)} results.json file(s) under {_rel(paths[0].parent.parent) if paths else '-'}")
+    else:
+        raise UserError(f"unknown export format {format!r} (use csv or gradescope)")
+
+
 def main() -> None:
     try:
         app()

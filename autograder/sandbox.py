@@ -306,7 +306,8 @@ class Sandbox:
         self.runner_dir = _runner_dir()
         self.cgroup = Cgroup.create()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        settings = {"control_fd": theirs.fileno(), "preimport": self.preimport, "threads": self.limits.threads, "limits": {
+        settings = {"control_fd": theirs.fileno(), "preimport": self.preimport, "threads": self.limits.threads,
+                    "limits": {
             "file_size": self.limits.file_size, "nofile": self.limits.nofile, "message": self.limits.message,
             "address_space": 0 if self.cgroup else self.limits.memory}}
         cmd = bwrap_command(self.runner_dir, self.public_dir, self.limits, self.gpu, settings)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Assignment, Course
-from .errors import UserError
 from .engine import run_notebooks
+from .errors import UserError
 from .harness import CheckRun, run_checks_inprocess
 from .known_wrong import declared_failures
 from .notebooks import read_notebook

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from .backends.remote import RemoteSubmission, Session
-from .harness import pytest_args
 from .harness import plugin as harness_plugin
+from .harness import pytest_args
 from .notebooks import CodeCell
 from .sandbox import Limits, Sandbox, SandboxError
 

@@ -116,12 +116,17 @@ def execute_cells(cells: list[CodeCell], namespace: dict[str, Any]) -> list[Cell
 class InProcessSubmission:
     """The ``submission`` fixture over a namespace built in this process."""
 
-    def __init__(self, namespace: dict[str, Any], cell_errors: list[CellError]):
+    def __init__(self, namespace: dict[str, Any], cell_errors: list[CellError], probes: str | None = None):
         self._namespace = namespace
         self.cell_errors = cell_errors
+        self._probes: dict[str, Any] = {}
+        if probes:
+            scope: dict[str, Any] = {"__name__": "probes", "submission": namespace}
+            exec(compile(probes, "<probes>", "exec"), scope)  # noqa: S102 - instructor code
+            self._probes = {k: v for k, v in scope.items() if callable(v) and not k.startswith("_")}
 
     @classmethod
-    def run(cls, cells: list[CodeCell], workdir: Path) -> InProcessSubmission:
+    def run(cls, cells: list[CodeCell], workdir: Path, probes: str | None = None) -> InProcessSubmission:
         os.environ.setdefault("MPLBACKEND", "Agg")
         previous = Path.cwd()
         os.chdir(workdir)
@@ -130,7 +135,7 @@ class InProcessSubmission:
             errors = execute_cells(cells, namespace)
         finally:
             os.chdir(previous)
-        return cls(namespace, errors)
+        return cls(namespace, errors, probes)
 
     @property
     def recorded_cell_errors(self) -> list[dict[str, str]]:
@@ -138,6 +143,11 @@ class InProcessSubmission:
 
     def has(self, name: str) -> bool:
         return name in self._namespace
+
+    def probe(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name not in self._probes:
+            raise NameError(f"no probe named {name!r}")
+        return guard(self._probes[name], f"the probe {name}")(*args, **kwargs)
 
     def make_object(self, qualname: str, *args: Any, **kwargs: Any) -> Any:
         return Handle(resolve(qualname)(*_unwrap(args), **_unwrap(kwargs)), qualname)

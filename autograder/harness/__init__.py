@@ -123,3 +123,14 @@ def run_checks_inprocess(course: Course, assignment: Assignment, notebooks: list
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
             return CheckRun(problems=["the hidden checks produced no results: " + " | ".join(tail)])
         return score_results(json.loads(results.read_text(encoding="utf-8")))
+
+
+def collect_expected(course: Course, assignment: Assignment) -> dict[str, dict]:
+    """The expected hidden checks and their points, from a collect-only pytest run (no submission needed)."""
+    with tempfile.TemporaryDirectory(prefix="ag-collect-") as tmp:
+        results = Path(tmp) / "results.json"
+        subprocess.run([*pytest_command(course.hidden_tests_dir(assignment), results, []), "--collect-only"],
+                       cwd=tmp, capture_output=True, timeout=300)
+        if not results.is_file():
+            return {}
+        return json.loads(results.read_text(encoding="utf-8")).get("expected", {})

@@ -9,8 +9,8 @@ results as JSON for the caller.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -123,6 +123,7 @@ def submission(request: pytest.FixtureRequest):
         return config._ag_submission
     cells = [CodeCell(**c) for c in json.loads(Path(config.getoption("--ag-cells")).read_text("utf-8"))]
     workdir = Path(config.getoption("--ag-workdir") or ".")
-    sub = InProcessSubmission.run(cells, workdir)
+    probes = Path(str(config.rootpath)) / "probes.py"
+    sub = InProcessSubmission.run(cells, workdir, probes.read_text("utf-8") if probes.is_file() else None)
     config._ag_submission = sub
     return sub

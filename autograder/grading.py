@@ -1,0 +1,103 @@
+"""`autograder grade`: every submission of an assignment, through the sandbox, into the gradebook.
+
+Resumable by construction: each result is committed to the database (one transaction) and written to
+``autograded/`` as soon as it exists, and a submission whose content hash already has a result is skipped. A
+grader killed at any point and started again finishes the batch without regrading or duplicating anything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Assignment, Course
+from .engine import Outcome, Pool
+from .errors import NotebookError
+from .harness import collect_expected, submission_cells
+from .notebooks import CodeCell, assignment_of, read_notebook
+from .reports import write_feedback, write_result_json
+from .results import GradeResult, Status, now_iso
+from .store import Store
+from .submissions import Submission, discover
+
+GRADEBOOK = "gradebook.db"
+
+
+@dataclass
+class Batch:
+    """What one `grade` run did."""
+
+    results: list[GradeResult] = field(default_factory=list)
+    skipped: int = 0
+    seconds: float = 0.0
+
+
+def prepare_submission(course: Course, assignment: Assignment, submission: Submission) -> list[CodeCell]:
+    """The cells to run, or a NotebookError whose message is safe to show the student."""
+    if submission.problem or not submission.notebooks:
+        raise NotebookError(submission.problem or "no notebook was submitted")
+    paths = [submission.notebooks[name] for name in assignment.notebooks]
+    for name, path in zip(assignment.notebooks, paths, strict=True):
+        try:
+            stamp = assignment_of(read_notebook(path))
+        except NotebookError as exc:
+            raise NotebookError(str(exc).replace(str(path), name)) from None
+        if stamp and stamp != assignment.id:
+            raise NotebookError(f"{name}: this is a notebook of {stamp}, not of {assignment.id}")
+    return submission_cells(course, assignment, paths)
+
+
+def _result(submission: Submission, assignment: Assignment, outcome: Outcome, started: str) -> GradeResult:
+    common = {"backend": "local", "started_at": started, "duration_s": round(outcome.seconds, 3),
+              "output": outcome.output}
+    if outcome.error:
+        return GradeResult(submission.student, assignment.id, submission.content_hash, Status.error,
+                           max_score=outcome.run.max_score, reason=f"grader error: {outcome.error}", **common)
+    return GradeResult.from_run(submission.student, assignment.id, submission.content_hash, outcome.run,
+                                reason=outcome.reason, **common)
+
+
+def grade(course: Course, assignment: Assignment, *, submissions: Path | None = None, jobs: int = 1,
+          regrade: bool = False, database: Path | None = None,
+          on_total: Callable[[int], None] | None = None,
+          on_result: Callable[[GradeResult], None] | None = None) -> Batch:
+    """Grade every submission of ``assignment`` that has no result yet (all of them with ``regrade``)."""
+    begin = time.monotonic()
+    batch = Batch()
+    found = discover(course, assignment, submissions)
+    total_points = sum(t["points"] for t in collect_expected(course, assignment).values())
+    with Store(database or course.root / GRADEBOOK) as store:
+        todo: list[tuple[Submission, list[CodeCell]]] = []
+        for sub in found:
+            if not regrade and store.is_done(sub.student, assignment.id, sub.content_hash):
+                batch.skipped += 1
+                continue
+            try:
+                todo.append((sub, prepare_submission(course, assignment, sub)))
+            except NotebookError as exc:
+                result = GradeResult.ungradable(sub.student, assignment.id, sub.content_hash, str(exc),
+                                                total_points, started_at=now_iso())
+                _save(course, store, sub, result, batch, on_result)
+        if on_total:
+            on_total(len(todo) + len(batch.results))
+        if todo:
+            started = {sub.student: now_iso() for sub, _ in todo}
+            by_student = {sub.student: sub for sub, _ in todo}
+            items = [(sub.student, cells) for sub, cells in todo]
+            for student, outcome in Pool(course, assignment, jobs).map(items):
+                sub = by_student[student]
+                _save(course, store, sub, _result(sub, assignment, outcome, started[student]), batch, on_result)
+    batch.seconds = time.monotonic() - begin
+    return batch
+
+
+def _save(course: Course, store: Store, sub: Submission, result: GradeResult, batch: Batch,
+          on_result: Callable[[GradeResult], None] | None) -> None:
+    store.record(result, sub.submitted_at, sub.source)
+    write_result_json(course.root, result)
+    write_feedback(course.root, result)
+    batch.results.append(result)
+    if on_result:
+        on_result(result)

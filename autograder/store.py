@@ -1,0 +1,243 @@
+"""The gradebook: every grading run of every submission, in one SQLite file.
+
+The grader may be killed at any moment, so each result is written in one transaction (a run and its test
+results commit together or not at all), ``is_done`` is the engine's skip test, and a regrade adds a new run
+that becomes the submission's only latest one. History is kept; the gradebook view (``latest``) never has
+duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar
+
+from .errors import UserError
+from .harness import TestResult
+from .results import GradeResult, Status
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+
+_SCHEMA = [
+    """CREATE TABLE students (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE)""",
+    """CREATE TABLE submissions (
+        id INTEGER PRIMARY KEY,
+        student_id INTEGER NOT NULL REFERENCES students(id),
+        assignment TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        submitted_at TEXT NOT NULL,
+        path TEXT NOT NULL,
+        UNIQUE (student_id, assignment, content_hash))""",
+    "CREATE INDEX submissions_by_assignment ON submissions (assignment, student_id)",
+    """CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        submission_id INTEGER NOT NULL REFERENCES submissions(id),
+        status TEXT NOT NULL CHECK (status IN ('graded', 'ungradable', 'error')),
+        score REAL NOT NULL,
+        max_score REAL NOT NULL,
+        reason TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        duration_s REAL NOT NULL,
+        output TEXT NOT NULL,
+        cell_errors_json TEXT NOT NULL,
+        is_latest INTEGER NOT NULL CHECK (is_latest IN (0, 1)))""",
+    "CREATE INDEX runs_by_submission ON runs (submission_id)",
+    # At most one latest run per submission, enforced by the database itself.
+    "CREATE UNIQUE INDEX runs_one_latest ON runs (submission_id) WHERE is_latest = 1",
+    """CREATE TABLE test_results (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        test_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT NOT NULL,
+        points REAL NOT NULL,
+        passed INTEGER NOT NULL CHECK (passed IN (0, 1)),
+        message TEXT NOT NULL)""",
+    "CREATE INDEX test_results_by_run ON test_results (run_id)",
+]
+
+# The latest run of each student's most recent submission (highest submissions.id) of one assignment.
+_LATEST_RUNS = """
+    SELECT st.name, s.assignment, s.content_hash, r.id, r.status, r.score, r.max_score, r.reason, r.backend,
+           r.started_at, r.duration_s, r.output, r.cell_errors_json
+    FROM submissions s
+    JOIN students st ON st.id = s.student_id
+    JOIN runs r ON r.submission_id = s.id AND r.is_latest = 1
+    WHERE s.assignment = :assignment
+      AND s.id = (SELECT MAX(s2.id) FROM submissions s2
+                  WHERE s2.student_id = s.student_id AND s2.assignment = :assignment)
+    ORDER BY st.name
+"""
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _database_error(path: Path, exc: sqlite3.Error) -> UserError:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "locked" in text or "busy" in text:
+        return UserError(f"the gradebook is in use by another process ({text})", path)
+    return UserError(f"not a readable gradebook database ({text}); restore it or move it aside", path)
+
+
+def _translated(method: Callable[_P, _T]) -> Callable[_P, _T]:
+    """Database failures become one-line UserErrors naming the file; programming errors stay errors."""
+
+    @wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(*args, **kwargs)
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+            raise
+        except sqlite3.DatabaseError as exc:
+            store = args[0]
+            assert isinstance(store, Store)
+            raise _database_error(store.path, exc) from None
+
+    return wrapper
+
+
+class Store:
+    """The gradebook database. Safe to share between threads (one connection behind a lock)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                         timeout=BUSY_TIMEOUT_MS / 1000)
+        except (OSError, sqlite3.Error) as exc:
+            raise UserError(f"cannot open the gradebook ({exc})", self.path) from None
+        try:
+            self._open()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @_translated
+    def _open(self) -> None:
+        conn = self._conn
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+            raise UserError("cannot switch the gradebook to WAL mode", self.path)
+        conn.execute("PRAGMA synchronous = FULL")  # an acknowledged result survives power loss too
+        with self._transaction():
+            self._migrate()
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise UserError(f"gradebook schema version {version} is newer than this autograder's "
+                            f"({SCHEMA_VERSION}); upgrade the autograder", self.path)
+        if version == SCHEMA_VERSION:
+            return
+        if self._conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+            raise UserError("an SQLite database, but not a gradebook (it has tables and no schema version)",
+                            self.path)
+        for statement in _SCHEMA:
+            self._conn.execute(statement)
+        self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken up front (IMMEDIATE) so concurrent writers wait instead of failing."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    @_translated
+    def record(self, result: GradeResult, submitted_at: str, path: str) -> int:
+        """Store one result as the new latest run of its submission; return the run id."""
+        with self._transaction() as conn:
+            conn.execute("INSERT INTO students (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (result.student,))
+            submission_id = conn.execute(
+                """INSERT INTO submissions (student_id, assignment, content_hash, submitted_at, path)
+                   VALUES ((SELECT id FROM students WHERE name = ?), ?, ?, ?, ?)
+                   ON CONFLICT (student_id, assignment, content_hash)
+                   DO UPDATE SET submitted_at = excluded.submitted_at, path = excluded.path
+                   RETURNING id""",
+                (result.student, result.assignment, result.content_hash, submitted_at, path)).fetchone()[0]
+            conn.execute("UPDATE runs SET is_latest = 0 WHERE submission_id = ? AND is_latest = 1", (submission_id,))
+            run_id = self._insert_run(conn, submission_id, result)
+            conn.executemany(
+                """INSERT INTO test_results (run_id, test_id, name, description, points, passed, message)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                [(run_id, t.test_id, t.name, t.description, t.points, int(t.passed), t.message)
+                 for t in result.tests])
+        return run_id
+
+    @staticmethod
+    def _insert_run(conn: sqlite3.Connection, submission_id: int, result: GradeResult) -> int:
+        cursor = conn.execute(
+            """INSERT INTO runs (submission_id, status, score, max_score, reason, backend, started_at, duration_s,
+                                 output, cell_errors_json, is_latest)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)""",
+            (submission_id, Status(result.status).value, result.score, result.max_score, result.reason,
+             result.backend, result.started_at, result.duration_s, result.output,
+             json.dumps(result.cell_errors, sort_keys=True)))
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    @_translated
+    def is_done(self, student: str, assignment: str, content_hash: str) -> bool:
+        """Whether this exact submission needs no grading: its latest run is graded or ungradable, not error."""
+        with self._lock:
+            row = self._conn.execute(
+                """SELECT 1 FROM runs r
+                   JOIN submissions s ON s.id = r.submission_id
+                   JOIN students st ON st.id = s.student_id
+                   WHERE st.name = ? AND s.assignment = ? AND s.content_hash = ? AND r.is_latest = 1
+                     AND r.status IN ('graded', 'ungradable')""",
+                (student, assignment, content_hash)).fetchone()
+        return row is not None
+
+    @_translated
+    def latest(self, assignment: str) -> list[GradeResult]:
+        """The gradebook of one assignment: each student's most recent submission's latest run, by student."""
+        with self._lock:
+            runs = self._conn.execute(_LATEST_RUNS, {"assignment": assignment}).fetchall()
+            tests = self._conn.execute(
+                f"""SELECT t.run_id, t.test_id, t.name, t.description, t.points, t.passed, t.message
+                    FROM test_results t JOIN ({_LATEST_RUNS}) latest ON latest.id = t.run_id
+                    ORDER BY t.run_id, t.id""", {"assignment": assignment}).fetchall()
+        by_run: dict[int, list[TestResult]] = {}
+        for run_id, test_id, name, description, points, passed, message in tests:
+            by_run.setdefault(run_id, []).append(TestResult(test_id, name, description, points, bool(passed), message))
+        return [_result(row, by_run.get(row[3], [])) for row in runs]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+                 ) -> None:
+        self.close()
+
+
+def _result(row: tuple[Any, ...], tests: list[TestResult]) -> GradeResult:
+    (student, assignment, content_hash, _run_id, status, score, max_score, reason, backend, started_at,
+     duration_s, output, cell_errors_json) = row
+    return GradeResult(student, assignment, content_hash, Status(status), score=score, max_score=max_score,
+                       reason=reason, tests=tests, cell_errors=json.loads(cell_errors_json), output=output,
+                       backend=backend, started_at=started_at, duration_s=duration_s)
