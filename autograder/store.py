@@ -154,10 +154,10 @@ class Store:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken up front (IMMEDIATE) so concurrent writers wait instead of failing."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            pass
             try:
                 yield self._conn
-                self._conn.execute("COMMIT")
+                pass
             except BaseException:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")

@@ -62,13 +62,21 @@ class Recorder:
         self.problems: list[str] = []
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Points belong to a test function: its parametrized instances (cpu, cuda, …) share them equally, so
+        an assignment is worth the same on a machine with a GPU as on one without."""
+        def function_of(item: pytest.Item) -> str:
+            return f"{item.nodeid.split('::')[0]}::{getattr(item, 'originalname', item.name)}"
+
+        instances: dict[str, int] = {}
+        for item in items:
+            instances[function_of(item)] = instances.get(function_of(item), 0) + 1
         for item in items:
             points = points_of(item)
             if points is None:
                 self.problems.append(f"{item.nodeid}: no @pytest.mark.points(N) marker")
                 points = 0.0
-            self.expected[item.nodeid] = {"name": item.originalname if hasattr(item, "originalname")
-                                          else item.name, "points": points,
+            self.expected[item.nodeid] = {"name": getattr(item, "originalname", item.name),
+                                          "points": points / instances[function_of(item)],
                                           "description": description_of(item)}
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -77,7 +85,7 @@ class Recorder:
 
     def pytest_runtest_call(self, item: pytest.Item) -> None:
         submission = getattr(self.config, "_ag_submission", None)
-        if submission is not None and hasattr(submission, "set_current_test"):
+        if submission is not None and callable(getattr(type(submission), "set_current_test", None)):
             submission.set_current_test(item.name)
 
     @pytest.hookimpl(hookwrapper=True)

@@ -1,0 +1,193 @@
+"""Hidden checks, week 3: scaled dot-product attention, causal masks, attention entropy.
+
+Oracles: F.scaled_dot_product_attention in float64 on the CPU (bool mask, True = may attend; is_causal=True is the
+top-left aligned tril). The oracle's attention weights come from the same function with the identity matrix as
+values: softmax(q k^T / sqrt(d)) @ I = the weights themselves.
+"""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def _dtype(device):
+    # float64 on the CPU; float32 on a GPU (the realistic case, and the one TF32 can touch)
+    return torch.float64 if device == "cpu" else torch.float32
+
+
+def _close(actual, expected, device):
+    """actual (any device/dtype) against a CPU float64 oracle; tolerances that hold under TF32 on a GPU."""
+    rtol, atol = (1e-6, 1e-9) if device == "cpu" else (2e-3, 2e-3)
+    actual = actual.detach().cpu().to(torch.float64)
+    return bool(torch.isfinite(actual).all()) and torch.allclose(actual, expected, rtol=rtol, atol=atol)
+
+
+def _randn(g, *shape):
+    return torch.randn(*shape, generator=g, dtype=torch.float64)
+
+
+def _random_mask(g, *shape):
+    """Random bool mask (True = may attend) in which every query row keeps at least one key."""
+    mask = torch.rand(*shape, generator=g) < 0.5
+    keep = torch.randint(0, shape[-1], shape[:-1], generator=g)
+    mask.scatter_(-1, keep.unsqueeze(-1), True)
+    return mask
+
+
+def _oracle(q, k, v, mask=None, is_causal=False):
+    """(out, weights) from F.scaled_dot_product_attention, CPU float64."""
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal)
+    eye = torch.eye(k.shape[-2], dtype=torch.float64).expand(*k.shape[:-2], -1, -1)
+    weights = F.scaled_dot_product_attention(q, k, eye, attn_mask=mask, is_causal=is_causal)
+    return out, weights
+
+
+def _call_attention(submission, q, k, v, mask=None):
+    result = submission.attention(q, k, v, mask)
+    assert isinstance(result, (tuple, list)) and len(result) == 2, "attention should return a pair (out, weights)"
+    out, weights = result
+    assert type(out) is torch.Tensor and type(weights) is torch.Tensor, "attention should return two torch tensors"
+    return out, weights
+
+
+def _check_against_oracle(submission, q, k, v, mask, device, is_causal=False, what="attention"):
+    dtype = _dtype(device)
+    mask_dev = None if mask is None else mask.to(device)
+    out, weights = _call_attention(submission, q.to(device, dtype), k.to(device, dtype), v.to(device, dtype), mask_dev)
+    ref_out, ref_w = _oracle(q, k, v, None if is_causal else mask, is_causal)   # causal: the oracle's own mask
+    assert tuple(out.shape) == tuple(ref_out.shape), f"{what}: out should have shape (..., L, d_v)"
+    assert tuple(weights.shape) == tuple(ref_w.shape), f"{what}: weights should have shape (..., L, S)"
+    assert out.dtype == dtype and weights.dtype == dtype, f"{what}: keep the dtype of the inputs"
+    assert _close(weights, ref_w, device), f"{what}: the attention weights differ from softmax(q k^T / sqrt(d))"
+    assert _close(out, ref_out, device), f"{what}: out differs from weights @ v"
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("device", DEVICES)
+def test_attention_matches_sdpa(submission, device):
+    """attention without a mask matches F.scaled_dot_product_attention (batched, L != S, d_v != d, and 2-D inputs)."""
+    g = torch.Generator().manual_seed(30)
+    q, k, v = _randn(g, 2, 3, 5, 8), _randn(g, 2, 3, 7, 8), _randn(g, 2, 3, 7, 6)
+    _check_against_oracle(submission, q, k, v, None, device, what="batched (2, 3, L, d) inputs")
+    q, k, v = _randn(g, 4, 3), _randn(g, 6, 3), _randn(g, 6, 2)
+    _check_against_oracle(submission, q, k, v, None, device, what="plain (L, d) inputs")
+
+
+@pytest.mark.points(3)
+@pytest.mark.parametrize("device", DEVICES)
+def test_attention_bool_mask_matches_sdpa(submission, device):
+    """attention with a boolean mask (True = may attend) matches F.scaled_dot_product_attention."""
+    g = torch.Generator().manual_seed(31)
+    q, k, v = _randn(g, 2, 3, 5, 8), _randn(g, 2, 3, 7, 8), _randn(g, 2, 3, 7, 4)
+    _check_against_oracle(submission, q, k, v, _random_mask(g, 5, 7), device,
+                          what="with an (L, S) mask shared by all batch elements")
+    _check_against_oracle(submission, q, k, v, _random_mask(g, 2, 1, 5, 7), device,
+                          what="with a (B, 1, L, S) mask broadcast over heads")
+    q, k, v = _randn(g, 6, 4), _randn(g, 6, 4), _randn(g, 6, 4)
+    _check_against_oracle(submission, q, k, v, _random_mask(g, 6, 6), device,
+                          what="with plain (L, d) inputs and a mask")
+
+
+@pytest.mark.points(2)
+def test_attention_weights_are_distributions(submission):
+    """Attention weights are non-negative, rows sum to 1, and blocked entries are exactly 0."""
+    g = torch.Generator().manual_seed(32)
+    q, k, v = 3.0 * _randn(g, 4, 9, 16), 3.0 * _randn(g, 4, 11, 16), _randn(g, 4, 11, 5)
+    mask = _random_mask(g, 4, 9, 11)
+    _, weights = _call_attention(submission, q, k, v, mask)
+    assert tuple(weights.shape) == (4, 9, 11), "weights should have shape (..., L, S)"
+    weights = weights.detach().to(torch.float64)
+    assert not torch.isnan(weights).any(), "the weights contain nan"
+    assert (weights >= 0).all(), "attention weights must be non-negative"
+    assert torch.allclose(weights.sum(-1), torch.ones(4, 9, dtype=torch.float64), rtol=0, atol=1e-10), \
+        "each row of the weights (one query) must sum to 1 over the keys"
+    assert (weights[~mask] == 0).all(), "entries where the mask is False must get weight exactly 0"
+    assert (weights[mask] > 0).all(), "entries where the mask is True should get a positive weight"
+
+
+@pytest.mark.points(2)
+def test_attention_scales_by_sqrt_d(submission):
+    """Scores are divided by sqrt(d), the query/key dimension (checked on hand-made inputs for several d)."""
+    for d in (4, 16, 64):
+        # one query, two keys, raw scores q k^T = [sqrt(d), 0]: the scaled scores are [1, 0] for every d
+        q = torch.zeros(1, d, dtype=torch.float64)
+        q[0, 0] = math.sqrt(d)
+        k = torch.zeros(2, d, dtype=torch.float64)
+        k[0, 0] = 1.0
+        k[1, 1] = 1.0
+        v = torch.eye(2, dtype=torch.float64)
+        out, weights = _call_attention(submission, q, k, v)
+        assert tuple(weights.shape) == (1, 2), "weights should have shape (L, S)"
+        expected = torch.softmax(torch.tensor([[1.0, 0.0]], dtype=torch.float64), dim=-1)
+        assert torch.allclose(weights.detach().to(torch.float64), expected, rtol=1e-9, atol=1e-12), \
+            f"with d = {d} the weights are not softmax(q k^T / sqrt(d)); check how you scale the scores"
+        assert torch.allclose(out.detach().to(torch.float64), expected, rtol=1e-9, atol=1e-12), \
+            f"with d = {d} and identity values, out should equal the weights"
+
+
+def _call_causal_mask(submission, *args):
+    m = submission.causal_mask(*args)
+    assert type(m) is torch.Tensor, "causal_mask should return a torch tensor"
+    assert m.dtype == torch.bool, "causal_mask should return a tensor of dtype torch.bool"
+    return m
+
+
+@pytest.mark.points(1)
+def test_causal_mask_square(submission):
+    """causal_mask(L) is an (L, L) bool lower triangle including the diagonal (True = may attend)."""
+    for L in (1, 4, 7):
+        m = _call_causal_mask(submission, L)
+        assert tuple(m.shape) == (L, L), "causal_mask(L) should have shape (L, L)"
+        assert torch.equal(m.cpu(), torch.ones(L, L, dtype=torch.bool).tril()), \
+            f"causal_mask({L}) is wrong: query i may attend to the keys 0..i, itself included"
+    m = _call_causal_mask(submission, 5, None)
+    assert torch.equal(m.cpu(), torch.ones(5, 5, dtype=torch.bool).tril()), \
+        "causal_mask(L, None) should equal causal_mask(L)"
+
+
+@pytest.mark.points(1)
+def test_causal_mask_rectangular(submission):
+    """causal_mask(L, S) with L != S has shape (L, S) and is top-left aligned like torch.tril."""
+    for L, S in ((2, 5), (5, 2), (3, 3), (1, 4), (4, 1)):
+        m = _call_causal_mask(submission, L, S)
+        assert tuple(m.shape) == (L, S), "causal_mask(L, S) should have shape (L, S)"
+        assert torch.equal(m.cpu(), torch.ones(L, S, dtype=torch.bool).tril()), \
+            f"causal_mask({L}, {S}) is wrong: it should be top-left aligned (query i may attend to the keys j <= i)"
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("device", DEVICES)
+def test_attention_causal_matches_sdpa(submission, device):
+    """attention with your causal_mask equals F.scaled_dot_product_attention(is_causal=True), also for L != S."""
+    g = torch.Generator().manual_seed(33)
+    for L, S in ((6, 6), (4, 7), (7, 4)):
+        q, k, v = _randn(g, 2, 2, L, 8), _randn(g, 2, 2, S, 8), _randn(g, 2, 2, S, 5)
+        mask = _call_causal_mask(submission, L, S).cpu()
+        assert tuple(mask.shape) == (L, S), "causal_mask(L, S) should have shape (L, S)"
+        _check_against_oracle(submission, q, k, v, mask, device, is_causal=True,
+                              what=f"causal attention with L={L}, S={S}")
+
+
+@pytest.mark.points(2)
+def test_attention_entropy(submission):
+    """attention_entropy gives the row entropies in nats, with 0 log 0 = 0 (no nan for blocked keys)."""
+    g = torch.Generator().manual_seed(34)
+    random_rows = torch.softmax(_randn(g, 2, 3, 6), dim=-1)
+    random_rows[1, :, 4:] = 0.0                               # blocked keys: exact zeros
+    random_rows[1] /= random_rows[1].sum(-1, keepdim=True)
+    special = torch.tensor([[1.0, 0, 0, 0, 0, 0], [0, 0, 0.5, 0.5, 0, 0], [1 / 6] * 6], dtype=torch.float64)
+    weights = torch.cat([random_rows, special[None]], dim=0)  # (3, 3, 6)
+    h = submission.attention_entropy(weights)
+    assert type(h) is torch.Tensor, "attention_entropy should return a torch tensor"
+    assert tuple(h.shape) == (3, 3), "attention_entropy of (..., L, S) weights should have shape (..., L)"
+    assert h.dtype == torch.float64, "attention_entropy should keep the dtype of its input"
+    assert not torch.isnan(h).any(), "attention_entropy returned nan: use the convention 0 log 0 = 0"
+    p = weights.reshape(-1, 6)
+    expected = torch.tensor([-sum(x * math.log(x) for x in row.tolist() if x > 0) for row in p],
+                            dtype=torch.float64).reshape(3, 3)
+    assert torch.allclose(h, expected, rtol=1e-9, atol=1e-12), \
+        "attention_entropy is wrong: it should be -sum_j w_j log w_j (natural log) over the keys axis"
