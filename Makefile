@@ -37,12 +37,18 @@ validate: setup
 
 test: lint unit validate
 
+# The main job: release, then grade the bundled week-1 samples (perfect, partial, blank, corrupt, malicious) in
+# the sandbox, into gradebook.db, autograded/<student>/ and feedback/<student>/, and export the CSV.
 demo: setup
 	$(BIN)/autograder release
-	@echo "== the reference submission (should pass every public check) =="
+	$(BIN)/python examples/build_samples.py
+	$(BIN)/autograder grade week01-markov --submissions examples/submissions --jobs 2 --regrade
+	$(BIN)/autograder export week01-markov --format csv
+	@echo "== what a student runs before submitting: the reference passes every public check =="
 	$(BIN)/autograder check solutions/week01-markov/markov.ipynb
-	@echo "== the blank release (runs, and reports what is left to do) =="
-	-$(BIN)/autograder check release/week01-markov/markov.ipynb
+
+bench: setup
+	$(BIN)/python benchmarks/bench_grading.py
 
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=release

@@ -104,13 +104,18 @@ def _encode_ext(value: Any) -> Any:
 
 
 def _tensor_payload(torch, value) -> list[Any]:
+    """The tensor's own data, read with ``__torch_function__`` overrides switched off."""
+    with torch._C.DisableTorchFunctionSubclass():
+        return _plain_tensor_payload(torch, value)
+
+
+def _plain_tensor_payload(torch, value) -> list[Any]:
     if value.layout != torch.strided or value.is_quantized or value.device.type == "meta":
         raise Unencodable("only dense tensors can be sent")
     name = str(value.dtype).removeprefix("torch.")
     if name not in _TORCH_DTYPES:
         raise Unencodable(f"a tensor of dtype {name} cannot be sent")
-    plain = torch.Tensor._make_subclass(torch.Tensor, value.detach()) if type(value) is not torch.Tensor \
-        else value.detach()
+    plain = value.detach().as_subclass(torch.Tensor)
     flat = plain.cpu().contiguous().reshape(-1)
     raw = flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
     return [name, list(plain.shape), raw, str(value.device), bool(value.requires_grad)]

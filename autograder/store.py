@@ -154,10 +154,10 @@ class Store:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken up front (IMMEDIATE) so concurrent writers wait instead of failing."""
         with self._lock:
-            pass
+            self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
-                pass
+                self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
