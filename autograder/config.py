@@ -183,7 +183,7 @@ def find_course_file(start: Path | None = None) -> Path:
 
 def load_course(path: Path | None = None) -> Course:
     """Read and validate course.yml (found from the working directory when ``path`` is None)."""
-    path = Path(path) if path else find_course_file()
+    path = (Path(path) if path else find_course_file()).resolve()
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

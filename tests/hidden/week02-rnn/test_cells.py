@@ -1,0 +1,281 @@
+"""Hidden checks, week 2: the RNN, LSTM and GRU cells, their unrolled loops, and gradients through time.
+
+Oracles: nn.RNNCell / nn.LSTMCell / nn.GRUCell and nn.RNN / nn.LSTM / nn.GRU with the same weights copied in, in
+float64 on the CPU (PyTorch layout: LSTM gate blocks i, f, g, o; GRU blocks r, z, n with the reset gate applied
+to (W_hn h + b_hn); two biases). Gate-semantics checks saturate one gate's bias at +/-50 so that the expected
+output follows from the gate's meaning alone, whatever else the cell does.
+"""
+
+import math
+
+import pytest
+import torch
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def _dtype(device):
+    # float64 on the CPU; float32 on a GPU (the realistic case, and the one TF32 can touch)
+    return torch.float64 if device == "cpu" else torch.float32
+
+
+def _close(actual, expected, device):
+    """actual (any device/dtype) against a CPU float64 oracle; tolerances that hold under TF32 on a GPU."""
+    rtol, atol = (1e-6, 1e-9) if device == "cpu" else (1e-3, 1e-3)
+    actual = actual.detach().cpu().to(torch.float64)
+    return bool(torch.isfinite(actual).all()) and torch.allclose(actual, expected, rtol=rtol, atol=atol)
+
+
+def _randn(g, *shape, scale=1.0):
+    return torch.randn(*shape, generator=g, dtype=torch.float64) * scale
+
+
+def _weights(g, kind, D, H, scale=0.5):
+    """(W_ih, W_hh, b_ih, b_hh) in PyTorch's layout, float64 on the CPU."""
+    rows = GATES[kind] * H
+    return (_randn(g, rows, D, scale=scale), _randn(g, rows, H, scale=scale),
+            _randn(g, rows, scale=scale), _randn(g, rows, scale=scale))
+
+
+def _to(device, *tensors):
+    return [t.to(device, _dtype(device), copy=True) for t in tensors]
+
+
+def _tensor(value, what, shape, device):
+    """Check a result's type, shape and dtype before trusting it."""
+    assert type(value) is torch.Tensor, f"{what} should be a torch.Tensor, got {type(value).__name__}"
+    assert tuple(value.shape) == tuple(shape), f"{what} should have shape {tuple(shape)}, got {tuple(value.shape)}"
+    assert value.dtype == _dtype(device), f"{what} should keep the dtype of the inputs ({_dtype(device)})"
+    return value
+
+
+def _pair(value, what):
+    assert isinstance(value, (tuple, list)) and len(value) == 2, f"{what} should return a pair"
+    return value
+
+
+def _load(module, weights, suffix=""):
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    with torch.no_grad():
+        for name, w in zip(names, weights, strict=True):
+            getattr(module, name + suffix).copy_(w)
+    return module
+
+
+# --- single steps against the torch cells --------------------------------------------------------------------
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("device", DEVICES)
+def test_rnn_step_matches_rnncell(submission, device):
+    """rnn_step matches nn.RNNCell (tanh) with the same weights and both biases."""
+    g = torch.Generator().manual_seed(200)
+    B, D, H = 3, 4, 5
+    x, h = _randn(g, B, D), _randn(g, B, H)
+    w = _weights(g, "rnn", D, H)
+    with torch.no_grad():
+        ref = _load(torch.nn.RNNCell(D, H, dtype=torch.float64), w)(x, h)
+    out = _tensor(submission.rnn_step(*_to(device, x, h, *w)), "rnn_step's result", (B, H), device)
+    assert _close(out, ref, device), "rnn_step differs from tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)"
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("device", DEVICES)
+def test_lstm_step_matches_lstmcell(submission, device):
+    """lstm_step matches nn.LSTMCell (gate blocks i, f, g, o) for both the new hidden and cell state."""
+    g = torch.Generator().manual_seed(201)
+    B, D, H = 3, 4, 5
+    x, h, c = _randn(g, B, D), _randn(g, B, H), _randn(g, B, H)
+    w = _weights(g, "lstm", D, H)
+    with torch.no_grad():
+        ref_h, ref_c = _load(torch.nn.LSTMCell(D, H, dtype=torch.float64), w)(x, (h, c))
+    h1, c1 = _pair(submission.lstm_step(*_to(device, x, h, c, *w)), "lstm_step")
+    _tensor(h1, "lstm_step's h_next", (B, H), device)
+    _tensor(c1, "lstm_step's c_next", (B, H), device)
+    assert _close(c1, ref_c, device), \
+        "c_next differs from nn.LSTMCell: check the gate order i, f, g, o and the nonlinearities"
+    assert _close(h1, ref_h, device), "h_next differs from nn.LSTMCell although c_next matches: check o * tanh(c_next)"
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("device", DEVICES)
+def test_lstm_forget_and_input_gates(submission, device):
+    """LSTM gate semantics: forget open + input shut keeps c; forget shut + input open writes c' = g."""
+    g = torch.Generator().manual_seed(202)
+    B, D, H = 4, 3, 6
+    x, h, c = _randn(g, B, D), _randn(g, B, H), _randn(g, B, H)
+    W_ih, W_hh, b_ih, b_hh = _weights(g, "lstm", D, H, scale=0.3)
+    keep = b_ih.clone()
+    keep[H:2 * H] += 50.0      # forget gate -> 1
+    keep[0:H] -= 50.0          # input gate -> 0
+    _, c1 = _pair(submission.lstm_step(*_to(device, x, h, c, W_ih, W_hh, keep, b_hh)), "lstm_step")
+    _tensor(c1, "lstm_step's c_next", (B, H), device)
+    assert _close(c1, c, device), "with the forget gate saturated open and the input gate shut, c_next should equal c"
+    write = b_ih.clone()
+    write[H:2 * H] -= 50.0     # forget gate -> 0
+    write[0:H] += 50.0         # input gate -> 1
+    _, c1 = _pair(submission.lstm_step(*_to(device, x, h, c, W_ih, W_hh, write, b_hh)), "lstm_step")
+    cand = torch.tanh(x @ W_ih[2 * H:3 * H].T + write[2 * H:3 * H] + h @ W_hh[2 * H:3 * H].T + b_hh[2 * H:3 * H])
+    assert _close(_tensor(c1, "lstm_step's c_next", (B, H), device), cand, device), \
+        "with the forget gate shut and the input gate open, c_next should be the candidate g (the third block, tanh)"
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("device", DEVICES)
+def test_lstm_output_gate(submission, device):
+    """LSTM gate semantics: a shut output gate gives h' = 0, an open one gives h' = tanh(c')."""
+    g = torch.Generator().manual_seed(203)
+    B, D, H = 4, 3, 6
+    x, h, c = _randn(g, B, D), _randn(g, B, H), _randn(g, B, H)
+    W_ih, W_hh, b_ih, b_hh = _weights(g, "lstm", D, H, scale=0.3)
+    shut = b_ih.clone()
+    shut[3 * H:4 * H] -= 50.0  # output gate -> 0
+    h1, _ = _pair(submission.lstm_step(*_to(device, x, h, c, W_ih, W_hh, shut, b_hh)), "lstm_step")
+    _tensor(h1, "lstm_step's h_next", (B, H), device)
+    assert _close(h1, torch.zeros(B, H, dtype=torch.float64), device), \
+        "with the output gate (fourth block) saturated shut, h_next should be 0"
+    open_ = b_ih.clone()
+    open_[3 * H:4 * H] += 50.0  # output gate -> 1
+    h1, c1 = _pair(submission.lstm_step(*_to(device, x, h, c, W_ih, W_hh, open_, b_hh)), "lstm_step")
+    _tensor(h1, "lstm_step's h_next", (B, H), device)
+    _tensor(c1, "lstm_step's c_next", (B, H), device)
+    assert _close(h1, torch.tanh(c1.detach().cpu().double()), device), \
+        "with the output gate saturated open, h_next should be tanh(c_next)"
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("device", DEVICES)
+def test_gru_step_matches_grucell(submission, device):
+    """gru_step matches nn.GRUCell (blocks r, z, n; reset applied to W_hn h + b_hn)."""
+    g = torch.Generator().manual_seed(204)
+    B, D, H = 3, 4, 5
+    x, h = _randn(g, B, D), _randn(g, B, H)
+    w = _weights(g, "gru", D, H)
+    with torch.no_grad():
+        ref = _load(torch.nn.GRUCell(D, H, dtype=torch.float64), w)(x, h)
+    out = _tensor(submission.gru_step(*_to(device, x, h, *w)), "gru_step's result", (B, H), device)
+    assert _close(out, ref, device), \
+        ("gru_step differs from nn.GRUCell: check the order r, z, n, which side of the blend (1 - z) sits on, "
+         "and where r applies")
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("device", DEVICES)
+def test_gru_update_gate_keeps_state(submission, device):
+    """GRU gate semantics: with the update gate z saturated at 1 the state is copied through (h' = h)."""
+    g = torch.Generator().manual_seed(205)
+    B, D, H = 4, 3, 6
+    x, h = _randn(g, B, D), _randn(g, B, H)
+    W_ih, W_hh, b_ih, b_hh = _weights(g, "gru", D, H, scale=0.3)
+    keep = b_ih.clone()
+    keep[H:2 * H] += 50.0      # update gate z -> 1
+    out = _tensor(submission.gru_step(*_to(device, x, h, W_ih, W_hh, keep, b_hh)), "gru_step's result", (B, H), device)
+    assert _close(out, h, device), "with the update gate z (second block) saturated at 1, h_next should equal h"
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("device", DEVICES)
+def test_gru_reset_gate_inside_candidate(submission, device):
+    """GRU gate semantics: with z = 0, h' is the candidate n; r = 0 drops (W_hn h + b_hn), r = 1 keeps it."""
+    g = torch.Generator().manual_seed(206)
+    B, D, H = 4, 3, 6
+    x, h = _randn(g, B, D), _randn(g, B, H)
+    W_ih, W_hh, b_ih, b_hh = _weights(g, "gru", D, H, scale=0.3)
+    b_hh[2 * H:] += 0.5        # a clearly non-zero b_hn
+    pre_x = x @ W_ih[2 * H:].T + b_ih[2 * H:]
+    pre_h = h @ W_hh[2 * H:].T + b_hh[2 * H:]
+    cases = ((-50.0, torch.tanh(pre_x), "r = 0 the candidate should ignore W_hn h + b_hn"),
+             (50.0, torch.tanh(pre_x + pre_h), "r = 1 the candidate should include W_hn h + b_hn"))
+    for reset, expected, words in cases:
+        bias = b_ih.clone()
+        bias[H:2 * H] -= 50.0  # update gate z -> 0: h' = n
+        bias[0:H] += reset     # reset gate r -> 0 or 1
+        out = submission.gru_step(*_to(device, x, h, W_ih, W_hh, bias, b_hh))
+        _tensor(out, "gru_step's result", (B, H), device)
+        assert _close(out, expected, device), f"with z = 0 (so h_next = n) and {words}"
+
+
+# --- unrolled loops against nn.RNN / nn.LSTM / nn.GRU ---------------------------------------------------------
+
+def _sequence(seed, T=7, B=3, D=4, H=5):
+    g = torch.Generator().manual_seed(seed)
+    return g, _randn(g, T, B, D), _randn(g, B, H), _randn(g, B, H)
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("device", DEVICES)
+def test_rnn_forward_matches_nn_rnn(submission, device):
+    """rnn_forward returns every hidden state (T, B, H) and the last one, like nn.RNN."""
+    g, xs, h0, _ = _sequence(210)
+    T, B, D = xs.shape
+    H = h0.shape[1]
+    w = _weights(g, "rnn", D, H)
+    with torch.no_grad():
+        ref_hs, ref_hT = _load(torch.nn.RNN(D, H, dtype=torch.float64), w, "_l0")(xs, h0[None])
+    hs, hT = _pair(submission.rnn_forward(*_to(device, xs, h0, *w)), "rnn_forward")
+    _tensor(hs, "rnn_forward's hs", (T, B, H), device)
+    _tensor(hT, "rnn_forward's h_T", (B, H), device)
+    assert _close(hs, ref_hs, device), "rnn_forward's hs differ from nn.RNN: hs[t] should be the state after step t"
+    assert _close(hT, ref_hT[0], device), "rnn_forward's final state differs from nn.RNN"
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("device", DEVICES)
+def test_lstm_forward_matches_nn_lstm(submission, device):
+    """lstm_forward returns every hidden state and the final (h_T, c_T), like nn.LSTM."""
+    g, xs, h0, c0 = _sequence(211)
+    T, B, D = xs.shape
+    H = h0.shape[1]
+    w = _weights(g, "lstm", D, H)
+    with torch.no_grad():
+        ref_hs, (ref_hT, ref_cT) = _load(torch.nn.LSTM(D, H, dtype=torch.float64), w, "_l0")(xs, (h0[None], c0[None]))
+    hs, last = _pair(submission.lstm_forward(*_to(device, xs, h0, c0, *w)), "lstm_forward")
+    hT, cT = _pair(last, "lstm_forward's second element (h_T, c_T)")
+    _tensor(hs, "lstm_forward's hs", (T, B, H), device)
+    _tensor(hT, "lstm_forward's h_T", (B, H), device)
+    _tensor(cT, "lstm_forward's c_T", (B, H), device)
+    assert _close(hs, ref_hs, device), "lstm_forward's hs differ from nn.LSTM"
+    assert _close(hT, ref_hT[0], device) and _close(cT, ref_cT[0], device), \
+        "lstm_forward's final (h_T, c_T) differ from nn.LSTM"
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("device", DEVICES)
+def test_gru_forward_matches_nn_gru(submission, device):
+    """gru_forward returns every hidden state (T, B, H) and the last one, like nn.GRU."""
+    g, xs, h0, _ = _sequence(212)
+    T, B, D = xs.shape
+    H = h0.shape[1]
+    w = _weights(g, "gru", D, H)
+    with torch.no_grad():
+        ref_hs, ref_hT = _load(torch.nn.GRU(D, H, dtype=torch.float64), w, "_l0")(xs, h0[None])
+    hs, hT = _pair(submission.gru_forward(*_to(device, xs, h0, *w)), "gru_forward")
+    _tensor(hs, "gru_forward's hs", (T, B, H), device)
+    _tensor(hT, "gru_forward's h_T", (B, H), device)
+    assert _close(hs, ref_hs, device), "gru_forward's hs differ from nn.GRU"
+    assert _close(hT, ref_hT[0], device), "gru_forward's final state differs from nn.GRU"
+
+
+# --- gradients through time -------------------------------------------------------------------------------------
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("device", DEVICES)
+def test_rnn_grad_norms_match_autograd(submission, device):
+    """rnn_grad_norms gives ||dL/dh_t|| for every step, in time order, for L = h_T.sum()."""
+    g = torch.Generator().manual_seed(220)
+    T, B, D, H = 12, 3, 4, 6
+    xs, h0 = _randn(g, T, B, D), _randn(g, B, H, scale=0.5)
+    w = _weights(g, "rnn", D, H)
+    w = (w[0], _randn(g, H, H, scale=1.2 / math.sqrt(H)), w[2], w[3])   # gradients that shrink, but not to 0
+    cell = _load(torch.nn.RNNCell(D, H, dtype=torch.float64), w)
+    h, hs = h0.clone().requires_grad_(True), []
+    for x in xs:
+        h = cell(x, h)
+        hs.append(h)
+    grads = torch.autograd.grad(hs[-1].sum(), hs)
+    ref = torch.stack([gr.norm() for gr in grads])
+    out = submission.rnn_grad_norms(*_to(device, xs, h0, *w))
+    _tensor(out, "rnn_grad_norms' result", (T,), device)
+    assert not out.requires_grad, "return the norms detached"
+    assert _close(out, ref, device), \
+        "the gradient norms differ from autograd's: entry t is ||dL/dhs[t]|| with L = hs[-1].sum(), in time order"

@@ -1,0 +1,218 @@
+"""Hidden checks, week 2: the character-level GRU language model on the 1990 US Census first names.
+
+Contract (stated in the notebook): tokens '.' = 0 (start and end), 'a'..'z' = 1..26, padding target -100;
+params = {W_ih (3H, V), W_hh (3H, H), b_ih, b_hh (3H,), W_out (V, H), b_out (V,)}; logits batch-first (N, T, V).
+Oracles: nn.GRU + a linear read-out and F.cross_entropy in float64 on the CPU. Training and sampling are checked
+on the CPU only (short, seeded, thresholds with a wide margin; chi-square tests with a false-failure rate near
+1e-3 at a fixed seed).
+"""
+
+import importlib.util
+import math
+import os
+import random
+
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy import stats
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+ALPHABET = ".abcdefghijklmnopqrstuvwxyz"
+V = len(ALPHABET)
+IGNORE = -100
+KEYS = {"W_ih", "W_hh", "b_ih", "b_hh", "W_out", "b_out"}
+
+
+def _dtype(device):
+    return torch.float64 if device == "cpu" else torch.float32
+
+
+def _close(actual, expected, device):
+    rtol, atol = (1e-6, 1e-9) if device == "cpu" else (1e-3, 1e-3)
+    actual = actual.detach().cpu().to(torch.float64)
+    return bool(torch.isfinite(actual).all()) and torch.allclose(actual, expected, rtol=rtol, atol=atol)
+
+
+def _names():
+    folder = importlib.util.find_spec("names").submodule_search_locations[0]
+    found = set()
+    for filename in ("dist.female.first", "dist.male.first"):
+        with open(os.path.join(folder, filename), encoding="ascii") as handle:
+            found.update(line.split()[0].lower() for line in handle if line.strip())
+    return sorted(found)
+
+
+def _encode(words, T):
+    X = torch.zeros(len(words), T, dtype=torch.long)
+    Y = torch.full((len(words), T), IGNORE, dtype=torch.long)
+    for row, word in enumerate(words):
+        seq = [0] + [ALPHABET.index(ch) for ch in word] + [0]
+        X[row, : min(T, len(seq) - 1)] = torch.tensor(seq[:-1][:T])
+        Y[row, : min(T, len(seq) - 1)] = torch.tensor(seq[1:][:T])
+    return X, Y
+
+
+def _params(seed, H, scale=0.5):
+    g = torch.Generator().manual_seed(seed)
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=g, dtype=torch.float64) * scale
+
+    return {"W_ih": randn(3 * H, V), "W_hh": randn(3 * H, H), "b_ih": randn(3 * H), "b_hh": randn(3 * H),
+            "W_out": randn(V, H), "b_out": randn(V)}
+
+
+def _oracle_logits(params, X):
+    H = params["W_hh"].shape[1]
+    gru = torch.nn.GRU(V, H, dtype=torch.float64)
+    with torch.no_grad():
+        for name in ("W_ih", "W_hh", "b_ih", "b_hh"):
+            attr = {"W_ih": "weight_ih_l0", "W_hh": "weight_hh_l0", "b_ih": "bias_ih_l0", "b_hh": "bias_hh_l0"}[name]
+            getattr(gru, attr).copy_(params[name])
+        hs, _ = gru(F.one_hot(X.T, V).double())
+        return (hs @ params["W_out"].T + params["b_out"]).transpose(0, 1)
+
+
+def _send(params, device, dtype=None):
+    return {k: v.to(device, dtype or _dtype(device), copy=True) for k, v in params.items()}
+
+
+def _generator(submission, seed):
+    g = submission.make_object("torch.Generator")
+    g.manual_seed(seed)
+    return g
+
+
+def _names_list(value, n, max_len, what="sample_names"):
+    assert isinstance(value, list) and len(value) == n, f"{what} should return a list of n strings"
+    assert all(isinstance(s, str) for s in value), f"{what} should return strings"
+    assert all(set(s) <= set(ALPHABET[1:]) for s in value), \
+        f"{what}: names should contain only the letters a-z (no '.', which ends a name without being part of it)"
+    assert all(len(s) <= max_len for s in value), f"{what}: no name may be longer than max_len letters"
+    return value
+
+
+# --- encoding, logits, loss ----------------------------------------------------------------------------------
+
+@pytest.mark.points(1)
+def test_encode_names_exact(submission):
+    """encode_names builds the shifted input/target rows with the end marker, padding and truncation."""
+    words = ["ava", "christopher", "al", "zoe", "bo", "maximilian"]
+    T = 6
+    ref_X, ref_Y = _encode(words, T)
+    result = submission.encode_names(words, T)
+    assert isinstance(result, (tuple, list)) and len(result) == 2, "encode_names should return a pair (X, Y)"
+    X, Y = result
+    for name, value in (("X", X), ("Y", Y)):
+        assert type(value) is torch.Tensor, f"{name} should be a torch.Tensor"
+        assert tuple(value.shape) == (len(words), T), f"{name} should have shape (N, T) = {(len(words), T)}"
+        assert value.dtype == torch.int64, f"{name} should be int64"
+    assert torch.equal(X, ref_X), "X is off for some names: check the start token, the padding with 0 and the cut at T"
+    assert torch.equal(Y, ref_Y), "Y is off for some names: check the end marker 0, the IGNORE padding and the cut at T"
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("device", DEVICES)
+def test_char_lm_logits_match_oracle(submission, device):
+    """char_lm_logits equals nn.GRU on one-hot characters followed by the linear read-out, batch-first."""
+    params = _params(240, H=7)
+    g = torch.Generator().manual_seed(241)
+    X = torch.randint(0, V, (4, 6), generator=g)
+    ref = _oracle_logits(params, X)
+    out = submission.char_lm_logits(_send(params, device), X.to(device))
+    assert type(out) is torch.Tensor, "char_lm_logits should return a torch.Tensor"
+    assert tuple(out.shape) == (4, 6, V), "char_lm_logits should return batch-first logits of shape (N, T, V)"
+    assert out.dtype == _dtype(device), "the logits should have the parameters' dtype"
+    assert _close(out, ref, device), "the logits differ from a GRU over one-hot inputs followed by h W_out^T + b_out"
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("device", DEVICES)
+def test_char_lm_loss_matches_cross_entropy(submission, device):
+    """char_lm_loss is the mean cross-entropy over the non-padding targets."""
+    params = _params(242, H=6)
+    X, Y = _encode(["eve", "jo", "annabelle", "x"], 7)
+    logits = _oracle_logits(params, X)
+    ref = F.cross_entropy(logits.reshape(-1, V), Y.reshape(-1), ignore_index=IGNORE)
+    out = submission.char_lm_loss(_send(params, device), X.to(device), Y.to(device))
+    assert type(out) is torch.Tensor and out.dim() == 0, "char_lm_loss should return a 0-dim tensor"
+    assert _close(out, ref, device), \
+        "the loss differs from the mean cross-entropy over the positions whose target is not IGNORE"
+
+
+# --- training --------------------------------------------------------------------------------------------------
+
+@pytest.mark.points(3)
+def test_train_char_lm_learns(submission):
+    """Training on 4,000 names for 150 Adam steps (about a second) brings the loss well below ln 27."""
+    words = _names()
+    random.Random(0).shuffle(words)
+    words = words[:4000]
+    result = submission.train_char_lm(words, hidden=64, steps=150, batch_size=128, lr=0.03, T=8, seed=0)
+    assert isinstance(result, (tuple, list)) and len(result) == 2, "train_char_lm should return (params, losses)"
+    params, losses = result
+    assert isinstance(losses, list) and len(losses) == 150, "losses should be a list with one value per step"
+    assert all(isinstance(v, float) and math.isfinite(v) for v in losses), "losses should be finite Python floats"
+    assert isinstance(params, dict) and set(params) == KEYS, "params should be a dict with the keys of init_char_lm"
+    shapes = {"W_ih": (192, V), "W_hh": (192, 64), "b_ih": (192,), "b_hh": (192,), "W_out": (V, 64), "b_out": (V,)}
+    for key, shape in shapes.items():
+        assert type(params[key]) is torch.Tensor and tuple(params[key].shape) == shape, \
+            f"params['{key}'] should be a tensor of shape {shape}"
+        assert not params[key].requires_grad, "return the trained parameters detached"
+    final = sum(losses[-10:]) / 10
+    assert final < 2.3, \
+        "after 150 steps the mean loss of the last 10 steps should be below 2.3 (a bigram model gets 2.45)"
+    assert losses[0] - final > 0.8, "the loss should fall substantially from the first step (start from init_char_lm)"
+    # the returned parameters are the trained ones: the notebook's own loss on all 4,000 names agrees
+    X, Y = submission.encode_names(words, 8)
+    full = submission.char_lm_loss(params, X, Y)
+    assert type(full) is torch.Tensor and full.dim() == 0, "char_lm_loss should return a 0-dim tensor"
+    assert float(full) < 2.4, \
+        "the returned parameters do not give a low loss on the training names: return the trained ones"
+
+
+# --- sampling ----------------------------------------------------------------------------------------------------
+
+@pytest.mark.points(1)
+def test_sample_names_format_and_reproducible(submission):
+    """sample_names returns n names over a-z, stops at '.', respects max_len and is reproducible from a seed."""
+    params = _send(_params(250, H=8), "cpu", torch.float32)
+    first = _names_list(submission.sample_names(params, 40, _generator(submission, 7), 12), 40, 12)
+    again = _names_list(submission.sample_names(params, 40, _generator(submission, 7), 12), 40, 12)
+    assert first == again, "the same generator seed should give the same names"
+    stop = dict(params, W_out=torch.zeros(V, 8), b_out=torch.tensor([40.0] + [0.0] * (V - 1)))
+    assert _names_list(submission.sample_names(stop, 5, _generator(submission, 1), 12), 5, 12) == [""] * 5, \
+        "when '.' is (almost) certain at every step, every name should be empty"
+    go = dict(params, W_out=torch.zeros(V, 8), b_out=torch.tensor([0.0] * 17 + [40.0] + [0.0] * 9))
+    assert _names_list(submission.sample_names(go, 3, _generator(submission, 2), 9), 3, 9) == ["q" * 9] * 3, \
+        "when one letter is (almost) certain at every step, names should be cut at exactly max_len letters"
+
+
+@pytest.mark.points(1)
+def test_sample_names_follow_model_distribution(submission):
+    """Sampled characters follow softmax(logits): chi-square tests on the first and on all later letters."""
+    probs = {".": 0.2, "a": 0.3, "e": 0.2, "m": 0.15, "z": 0.15}
+    b_out = torch.full((V,), -40.0)
+    for ch, p in probs.items():
+        b_out[ALPHABET.index(ch)] = math.log(p)
+    params = _send(_params(251, H=8), "cpu", torch.float32)
+    params.update(W_out=torch.zeros(V, 8), b_out=b_out)   # the next-character distribution ignores the state
+    n = 3000
+    names = _names_list(submission.sample_names(params, n, _generator(submission, 11), 60), n, 60)
+    assert all(set(s) <= set(probs) for s in names), \
+        "a letter with probability ~1e-18 was drawn: sample from softmax(logits)"
+    order = list(probs)
+    first = [sum((s[:1] or ".") == ch for s in names) for ch in order]
+    p_first = stats.chisquare(first, [n * probs[ch] for ch in order]).pvalue
+    assert p_first > 1e-3, \
+        "the first letters do not follow the model's probabilities: draw with torch.multinomial from softmax(logits)"
+    rest = "".join(s[1:] for s in names)
+    letters = order[1:]
+    counts = [rest.count(ch) for ch in letters]
+    total_p = 1.0 - probs["."]
+    p_rest = stats.chisquare(counts, [len(rest) * probs[ch] / total_p for ch in letters]).pvalue
+    assert p_rest > 1e-3, "later letters do not follow the model's probabilities"
+    mean_len = sum(map(len, names)) / n
+    assert 3.6 < mean_len < 4.4, \
+        "the name lengths do not match the model's probability of '.' (names should stop when '.' is drawn)"

@@ -1,0 +1,100 @@
+"""Hidden checks, week 2: gradient-norm clipping as a plain-data function.
+
+Oracle: torch.nn.utils.clip_grad_norm_ on parameters holding the same gradients (one parameter without a
+gradient), float64 on the CPU: one factor min(1, max_norm / (total + 1e-6)) for all gradients, None skipped, the
+pre-clip total returned.
+"""
+
+import pytest
+import torch
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+SHAPES = [(3, 4), None, (5,), (2, 2, 2)]          # None: a parameter that received no gradient
+
+
+def _dtype(device):
+    return torch.float64 if device == "cpu" else torch.float32
+
+
+def _close(actual, expected, device):
+    rtol, atol = (1e-6, 1e-9) if device == "cpu" else (1e-4, 1e-6)
+    actual = actual.detach().cpu().to(torch.float64)
+    return bool(torch.isfinite(actual).all()) and torch.allclose(actual, expected, rtol=rtol, atol=atol)
+
+
+def _grads(seed, scale):
+    g = torch.Generator().manual_seed(seed)
+    return [None if s is None else torch.randn(*s, generator=g, dtype=torch.float64) * scale for s in SHAPES]
+
+
+def _oracle(grads, max_norm):
+    """(clipped gradients, total norm) from torch.nn.utils.clip_grad_norm_."""
+    params = []
+    for grad, shape in zip(grads, SHAPES, strict=True):
+        p = torch.nn.Parameter(torch.zeros(shape or (2,), dtype=torch.float64))
+        p.grad = None if grad is None else grad.clone()
+        params.append(p)
+    total = torch.nn.utils.clip_grad_norm_(params, max_norm)
+    return [p.grad for p in params], float(total)
+
+
+def _call(submission, grads, max_norm, device):
+    sent = [None if g is None else g.to(device, _dtype(device), copy=True) for g in grads]
+    result = submission.clip_grad_norm(sent, max_norm)
+    assert isinstance(result, (tuple, list)) and len(result) == 2, \
+        "clip_grad_norm should return a pair (clipped, total_norm)"
+    clipped, total = result
+    assert isinstance(clipped, (list, tuple)) and len(clipped) == len(grads), \
+        "clipped should be a list with one entry per gradient"
+    for k, (out, grad) in enumerate(zip(clipped, grads, strict=True)):
+        if grad is None:
+            assert out is None, f"entry {k} had no gradient (None) and should stay None"
+            continue
+        assert type(out) is torch.Tensor, f"entry {k} of clipped should be a torch.Tensor"
+        assert tuple(out.shape) == tuple(grad.shape), f"entry {k} of clipped should keep its gradient's shape"
+        assert out.dtype == _dtype(device), f"entry {k} of clipped should keep its gradient's dtype"
+    return clipped, total
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("device", DEVICES)
+def test_clip_matches_torch(submission, device):
+    """Gradients above max_norm are all scaled by one common factor, like nn.utils.clip_grad_norm_ (None kept)."""
+    grads = _grads(230, scale=3.0)
+    ref, _ = _oracle(grads, max_norm=2.5)
+    clipped, _ = _call(submission, grads, 2.5, device)
+    for k, (out, expected) in enumerate(zip(clipped, ref, strict=True)):
+        if expected is not None:
+            assert _close(out, expected, device), \
+                (f"clipped gradient {k} differs from nn.utils.clip_grad_norm_: "
+                 "scale all gradients by one factor from their total norm")
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("device", DEVICES)
+def test_clip_returns_preclip_norm(submission, device):
+    """The returned total norm is the 2-norm of all gradients together, before clipping, as a float."""
+    grads = _grads(231, scale=2.0)
+    _, ref_total = _oracle(grads, max_norm=1.0)
+    _, total = _call(submission, grads, 1.0, device)
+    assert isinstance(total, float), "the total norm should be a Python float"
+    assert abs(total - ref_total) <= 1e-5 * ref_total, \
+        "the returned total norm is off: it should be the norm of all gradients together, measured before clipping"
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("device", DEVICES)
+def test_clip_leaves_small_gradients_unchanged(submission, device):
+    """Gradients whose total norm is below max_norm come back unchanged; no gradients at all give a norm of 0."""
+    grads = _grads(232, scale=0.1)
+    _, ref_total = _oracle(grads, max_norm=50.0)
+    clipped, total = _call(submission, grads, 50.0, device)
+    for k, (out, grad) in enumerate(zip(clipped, grads, strict=True)):
+        if grad is not None:
+            assert _close(out, grad, device), f"gradient {k} changed although the total norm was below max_norm"
+    assert isinstance(total, float) and abs(total - ref_total) <= 1e-5 * ref_total, \
+        "the total norm should be returned (as a float) even when nothing is clipped"
+    result = submission.clip_grad_norm([None, None], 1.0)
+    assert isinstance(result, (tuple, list)) and len(result) == 2, "clip_grad_norm should return a pair"
+    assert list(result[0]) == [None, None], "with only None gradients, clipped should be [None, None]"
+    assert isinstance(result[1], float) and result[1] == 0.0, "with no gradients at all the total norm is 0.0"
