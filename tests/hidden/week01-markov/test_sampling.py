@@ -1,0 +1,270 @@
+"""Week 1 hidden checks: temperature, the next-token sampler and text generation."""
+
+import functools
+import importlib.util
+import string
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+NAMES_VOCAB = ["."] + list(string.ascii_lowercase)
+P_TEST = np.array([0.05, 0.3, 0.0, 0.25, 0.4])  # distinct positive values and one zero
+
+
+@functools.cache
+def _census_names(filename, limit):
+    folder = Path(importlib.util.find_spec("names").submodule_search_locations[0])
+    lines = (folder / filename).read_text(encoding="ascii").splitlines()
+    return tuple(line.split()[0].lower() for line in lines if line.strip())[:limit]
+
+
+def _names_chain(filename, limit, k):
+    """Bigram transition matrix of census names, built independently of the submission."""
+    index = {t: i for i, t in enumerate(NAMES_VOCAB)}
+    counts = np.zeros((27, 27))
+    for name in _census_names(filename, limit):
+        ids = [0, *(index[c] for c in name), 0]
+        np.add.at(counts, (ids[:-1], ids[1:]), 1)
+    counts += k
+    return counts / counts.sum(axis=1, keepdims=True)
+
+
+def _rng(submission, seed):
+    return submission.make_object("numpy.random.default_rng", seed)
+
+
+def _as_distribution(value, size):
+    q = np.asarray(value)
+    assert q.shape == (size,), "apply_temperature should return a 1-D array of the same length as probs"
+    assert np.issubdtype(q.dtype, np.floating), "apply_temperature should return a float array"
+    assert np.all(np.isfinite(q)), "apply_temperature returned NaN or inf; compute it in log space"
+    return q.astype(np.float64)
+
+
+def _as_index(value, size, what="sample_next"):
+    assert isinstance(value, int | np.integer) and not isinstance(value, bool), f"{what} should return an int"
+    assert 0 <= int(value) < size, f"{what} returned an index outside range(len(probs))"
+    return int(value)
+
+
+# --- temperature ----------------------------------------------------------------------------------
+
+
+@pytest.mark.points(1)
+def test_temperature_one_unchanged(submission):
+    """apply_temperature with T = 1 returns the distribution unchanged."""
+    for p in [P_TEST, _names_chain("dist.male.first", 500, 0.0)[1]]:
+        q = _as_distribution(submission.apply_temperature(p, 1.0), len(p))
+        assert np.allclose(q, p / p.sum(), rtol=1e-9, atol=1e-12), "T = 1 should leave the distribution unchanged"
+
+
+@pytest.mark.points(1)
+def test_temperature_cold_is_argmax(submission):
+    """apply_temperature with T = 1e-4 is one-hot at the most likely token."""
+    for p in [P_TEST, np.array([0.2, 0.0, 0.21, 0.19, 0.4]), _names_chain("dist.male.first", 500, 0.0)[5]]:
+        q = _as_distribution(submission.apply_temperature(p, 1e-4), len(p))
+        expected = np.eye(len(p))[np.argmax(p)]
+        assert np.allclose(q, expected, rtol=0, atol=1e-9), (
+            "as T -> 0 all the probability should go to the most likely token"
+        )
+
+
+@pytest.mark.points(1)
+def test_temperature_hot_is_uniform(submission):
+    """apply_temperature with a large T is nearly uniform over the possible tokens."""
+    for p in [P_TEST, _names_chain("dist.female.first", 500, 0.0)[0]]:
+        q = _as_distribution(submission.apply_temperature(p, 1e4), len(p))
+        support = p > 0
+        assert np.all(q[~support] == 0), "tokens with probability 0 must keep probability 0 at any temperature"
+        assert np.allclose(q[support], 1.0 / support.sum(), rtol=0, atol=1e-3), (
+            "a large T should give a nearly uniform distribution over the tokens with p > 0"
+        )
+
+
+@pytest.mark.points(1)
+def test_temperature_formula(submission):
+    """apply_temperature matches p^(1/T), renormalised, for moderate T."""
+    p_names = _names_chain("dist.female.first", 800, 0.0)[1]
+    for p, T in [(P_TEST, 0.5), (P_TEST, 2.0), (p_names, 0.7), (p_names, 1.6)]:
+        q = _as_distribution(submission.apply_temperature(p, T), len(p))
+        expected = p ** (1.0 / T)
+        expected /= expected.sum()
+        assert np.allclose(q, expected, rtol=1e-7, atol=1e-12), (
+            "apply_temperature is off: raise each probability to the power 1/T, then renormalise"
+        )
+
+
+# --- sample_next ----------------------------------------------------------------------------------
+
+
+@pytest.mark.points(1)
+def test_sample_next_seeded(submission):
+    """sample_next uses the injected generator: same seed, same draws; other seed, other draws."""
+    p = _names_chain("dist.female.first", 1000, 0.0)[1]
+    runs = {}
+    for seed in (11, 11, 12):
+        rng = _rng(submission, seed)
+        draws = [_as_index(submission.sample_next(p, rng), len(p)) for _ in range(40)]
+        runs.setdefault(seed, []).append(draws)
+    assert runs[11][0] == runs[11][1], "two generators with the same seed should give the same draws"
+    assert runs[11][0] != runs[12][0], "generators with different seeds should give different draws"
+    assert len(set(runs[11][0])) > 1, "successive draws from one generator should not all be the same"
+
+
+def _fit_pvalue(counts, probs):
+    """Chi-square goodness of fit of observed `counts` to `probs`.
+
+    Cells with expected count < 5 are pooled into one cell, together with the next-rarest cells until the
+    pool's expected count reaches 5. A draw of a token with probability 0 makes the fit impossible (p = 0).
+    """
+    n = counts.sum()
+    possible = probs > 0
+    if counts[~possible].sum() > 0:
+        return 0.0
+    obs, exp = counts[possible].astype(np.float64), n * probs[possible]
+    order = np.argsort(exp)
+    pooled = 0
+    while pooled < len(order) and (exp[order[pooled]] < 5 or 0 < exp[order[:pooled]].sum() < 5):
+        pooled += 1
+    keep, pool = order[pooled:], order[:pooled]
+    obs_cells, exp_cells = list(obs[keep]), list(exp[keep])
+    if pooled:
+        obs_cells.append(obs[pool].sum())
+        exp_cells.append(exp[pool].sum())
+    exp_cells = np.array(exp_cells) * (n / np.sum(exp_cells))  # exact totals for scipy's consistency check
+    return float(stats.chisquare(obs_cells, exp_cells).pvalue)
+
+
+@pytest.mark.points(2)
+def test_sample_next_distribution(submission):
+    """sample_next draws from the given row (chi-square test on 20,000 draws)."""
+    chain = _names_chain("dist.female.first", 2000, 0.0)
+    # The draws are made on the submission's side by the probe `draw_next` (probes.py): one call, not 20,000.
+    n = 20_000
+    # Row 'a' of a real chain (it has a zero), with its four rarest tokens made rare enough to be pooled.
+    right = chain[NAMES_VOCAB.index("a")].copy()
+    rare = np.argsort(np.where(right > 0, right, np.inf))[:4]
+    right[rare] = 1e-4
+    right /= right.sum()
+    # The wrong row: row 'e' restricted to the same support, so the control exercises the chi-square itself.
+    wrong = chain[NAMES_VOCAB.index("e")] * (right > 0)
+    wrong /= wrong.sum()
+
+    # Negative control (trusted side only): draws from the wrong row must be rejected by this very test.
+    control = np.bincount(np.random.default_rng(99).choice(27, size=n, p=wrong), minlength=27)
+    assert _fit_pvalue(control, right) < 1e-6, "internal check of the test failed; please report it"
+
+    raw = submission.probe("draw_next", n, right, 123)
+    assert isinstance(raw, list) and len(raw) == n, "sample_next should return one int per call"
+    draws = [_as_index(value, 27) for value in raw]
+    counts = np.bincount(draws, minlength=27)
+    assert counts[right == 0].sum() == 0, "sample_next drew a token whose probability is 0"
+    assert _fit_pvalue(counts, right) > 1e-3, (
+        "the frequencies of sample_next's draws do not match the probabilities it was given"
+    )
+
+
+@pytest.mark.points(1)
+def test_sample_next_temperature(submission):
+    """sample_next applies the temperature: T = 1e-4 always picks the most likely token."""
+    rng = _rng(submission, 5)
+    for p in [P_TEST, _names_chain("dist.male.first", 500, 0.0)[0]]:
+        draws = {_as_index(submission.sample_next(p, rng, 1e-4), len(p)) for _ in range(40)}
+        assert draws == {int(np.argmax(p))}, "with T = 1e-4 sample_next should always return the most likely token"
+
+
+# --- generate -------------------------------------------------------------------------------------
+
+
+def _chain(vocab, path, loop_to=None):
+    """A deterministic chain: '.' -> path[0] -> ... -> path[-1] -> '.' (or -> loop_to)."""
+    P = np.zeros((len(vocab), len(vocab)))
+    ids = [0, *(vocab.index(t) for t in path)]
+    for a, b in zip(ids[:-1], ids[1:], strict=True):
+        P[a, b] = 1.0
+    P[ids[-1], vocab.index(loop_to) if loop_to else 0] = 1.0
+    for row in P:
+        if row.sum() == 0:
+            row[:] = 1.0 / len(vocab)
+    return P
+
+
+def _as_text(value):
+    assert isinstance(value, str), "generate should return a string"
+    return value
+
+
+@pytest.mark.points(2)
+def test_generate_format(submission):
+    """generate starts after '.', follows the chain, stops at '.' or max_len, joins with sep."""
+    vocab = [".", "a", "d", "o", "r"]
+    got = _as_text(submission.generate(_chain(vocab, "road"), vocab, _rng(submission, 0)))
+    assert "." not in got, "the boundary token '.' should not appear in the generated text"
+    assert got == "road", "generate should start in state '.', move to each sampled token, and stop when '.' is drawn"
+
+    words = [".", "better", "is", "never", "now", "than"]
+    P = _chain(words, ["now", "is", "better", "than", "never"])
+    got = _as_text(submission.generate(P, words, _rng(submission, 1), max_len=20, temperature=1.0, sep=" "))
+    assert got == "now is better than never", "generate should join the tokens with sep"
+
+    vocab = [".", "a", "b"]
+    P = _chain(vocab, "ab", loop_to="a")  # . -> a -> b -> a -> b ...
+    for max_len in (1, 4, 7):
+        got = _as_text(submission.generate(P, vocab, _rng(submission, 2), max_len=max_len))
+        assert got == "abababa"[:max_len], "generate should stop after exactly max_len tokens"
+
+    P = _names_chain("dist.female.first", 1500, 0.5)
+    rng = _rng(submission, 3)
+    for _ in range(40):
+        got = _as_text(submission.generate(P, NAMES_VOCAB, rng, max_len=12))
+        assert len(got) <= 12, "generate produced more than max_len tokens"
+        assert set(got) <= set(string.ascii_lowercase), "generated names should contain only tokens of the vocabulary"
+
+
+@pytest.mark.points(1)
+def test_generate_seeded(submission):
+    """generate is reproducible: same seed, same names; other seed, other names."""
+    P = _names_chain("dist.female.first", 1500, 0.5)
+    runs = []
+    for seed in (21, 21, 22):
+        rng = _rng(submission, seed)
+        runs.append([_as_text(submission.generate(P, NAMES_VOCAB, rng)) for _ in range(10)])
+    assert runs[0] == runs[1], "the same seed should give the same generated names"
+    assert runs[0] != runs[2], "different seeds should give different generated names"
+
+
+@pytest.mark.points(1)
+def test_generate_temperature(submission):
+    """generate passes the temperature on: T = 1e-4 gives the greedy path."""
+    P = _names_chain("dist.male.first", 1219, 0.0)
+    for max_len in (2, 10):
+        greedy, state = [], 0
+        while len(greedy) < max_len:
+            state = int(np.argmax(P[state]))
+            if state == 0:
+                break
+            greedy.append(NAMES_VOCAB[state])
+        got = _as_text(submission.generate(P, NAMES_VOCAB, _rng(submission, 4), max_len=max_len, temperature=1e-4))
+        assert got == "".join(greedy), "with T = 1e-4 generate should always follow the most likely next token"
+
+
+@pytest.mark.points(1)
+def test_generate_bigrams_possible(submission):
+    """Every bigram in generated names has nonzero probability under the chain."""
+    P = _names_chain("dist.male.first", 300, 0.0)  # sparse: many impossible bigrams
+    rng = _rng(submission, 8)
+    max_len = 15
+    for T in (1.0, 0.7):
+        for _ in range(100):
+            name = _as_text(submission.generate(P, NAMES_VOCAB, rng, max_len=max_len, temperature=T))
+            assert set(name) <= set(string.ascii_lowercase), (
+                "generated names should contain only tokens of the vocabulary, without '.'"
+            )
+            ids = [0, *(NAMES_VOCAB.index(c) for c in name)]
+            if len(name) < max_len:
+                ids.append(0)
+            assert all(P[a, b] > 0 for a, b in zip(ids[:-1], ids[1:], strict=True)), (
+                "a generated name contains a transition that has probability 0 under the chain"
+            )
