@@ -128,11 +128,18 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
     a = c.assignment(assignment)
     columns = (TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=False) as progress:
-        task = progress.add_task(a.id, total=None)
-        batch = grade_batch(c, a, submissions=submissions, jobs=jobs, regrade=regrade,
-                            on_total=lambda n: progress.update(task, total=n),
+    progress = Progress(*columns, console=err, transient=False)
+    task = progress.add_task(a.id, total=None)
+
+    def started(total: int) -> None:  # shown once the submissions are found, so bad input stays one line
+        progress.update(task, total=total)
+        progress.start()
+
+    try:
+        batch = grade_batch(c, a, submissions=submissions, jobs=jobs, regrade=regrade, on_total=started,
                             on_result=lambda r: progress.advance(task))
+    finally:
+        progress.stop()
     with Store(c.root / GRADEBOOK) as store:
         latest = store.latest(a.id)
     out.print(summary_table(latest, title=f"{a.id}: gradebook"))
