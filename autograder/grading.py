@@ -72,6 +72,7 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
         todo: list[tuple[Submission, list[CodeCell]]] = []
         for sub in found:
             if not regrade and store.is_done(sub.student, assignment.id, sub.content_hash):
+                store.note_submission(sub.student, assignment.id, sub.content_hash, sub.submitted_at, sub.source)
                 batch.skipped += 1
                 continue
             try:
@@ -95,9 +96,9 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
 
 def _save(course: Course, store: Store, sub: Submission, result: GradeResult, batch: Batch,
           on_result: Callable[[GradeResult], None] | None) -> None:
-    store.record(result, sub.submitted_at, sub.source)
-    write_result_json(course.root, result)
+    write_result_json(course.root, result)  # files first (atomic); the database commit is what marks it done
     write_feedback(course.root, result)
+    store.record(result, sub.submitted_at, sub.source)
     batch.results.append(result)
     if on_result:
         on_result(result)

@@ -29,6 +29,15 @@ _SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9._@+-]+$")
 _STATUS_STYLE = {Status.graded: "green", Status.ungradable: "yellow", Status.error: "red"}
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_NEW_FILE_MODE = 0o666 & ~_read_umask()  # what open() would give; mkstemp alone gives 0600
+
+
 def _component(value: str) -> str:
     """A student name or assignment id used as a folder name: refuse anything that could leave the folder."""
     if not _SAFE_COMPONENT.fullmatch(value) or value in (".", ".."):
@@ -41,6 +50,7 @@ def atomic_write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else _NEW_FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
             handle.flush()
@@ -131,7 +141,7 @@ def _cell_errors(errors: list[dict[str, str]], esc: Callable[[str], str] = _md) 
 def feedback_markdown(result: GradeResult) -> str:
     """The student's feedback: score, why it could not be graded, each check, and the errors their cells raised."""
     first, *rest = _headline(result)
-    blocks = [f"# {result.assignment}: feedback for {result.student}", f"**{first}**", *rest]
+    blocks = [f"# {_md(result.assignment)}: feedback for {_md(result.student)}", f"**{first}**", *rest]
     if result.status != Status.error and result.tests:
         blocks += ["## Checks", "\n".join(_checks_table(result.tests))]
     if result.status != Status.error and result.cell_errors:

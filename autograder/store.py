@@ -74,8 +74,9 @@ _LATEST_RUNS = """
     JOIN students st ON st.id = s.student_id
     JOIN runs r ON r.submission_id = s.id AND r.is_latest = 1
     WHERE s.assignment = :assignment
-      AND s.id = (SELECT MAX(s2.id) FROM submissions s2
-                  WHERE s2.student_id = s.student_id AND s2.assignment = :assignment)
+      AND s.id = (SELECT s2.id FROM submissions s2
+                  WHERE s2.student_id = s.student_id AND s2.assignment = :assignment
+                  ORDER BY s2.submitted_at DESC, s2.id DESC LIMIT 1)
     ORDER BY st.name
 """
 
@@ -151,10 +152,11 @@ class Store:
         self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken up front (IMMEDIATE) so concurrent writers wait instead of failing."""
+    def _transaction(self, kind: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        """One transaction. Writes take the lock up front (IMMEDIATE) so concurrent writers wait instead of
+        failing; reads use DEFERRED for one consistent snapshot while another process writes."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute(f"BEGIN {kind}")
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
@@ -164,17 +166,20 @@ class Store:
                 raise
 
     @_translated
+    def note_submission(self, student: str, assignment: str, content_hash: str, submitted_at: str, path: str) -> None:
+        """A submission seen again (e.g. a student went back to an earlier version): refresh when it was
+        submitted, so the gradebook shows the result of what the student handed in last."""
+        with self._transaction() as conn:
+            conn.execute(
+                """UPDATE submissions SET submitted_at = ?, path = ?
+                   WHERE assignment = ? AND content_hash = ?
+                     AND student_id = (SELECT id FROM students WHERE name = ?)""",
+                (submitted_at, path, assignment, content_hash, student))
+
     def record(self, result: GradeResult, submitted_at: str, path: str) -> int:
         """Store one result as the new latest run of its submission; return the run id."""
         with self._transaction() as conn:
-            conn.execute("INSERT INTO students (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (result.student,))
-            submission_id = conn.execute(
-                """INSERT INTO submissions (student_id, assignment, content_hash, submitted_at, path)
-                   VALUES ((SELECT id FROM students WHERE name = ?), ?, ?, ?, ?)
-                   ON CONFLICT (student_id, assignment, content_hash)
-                   DO UPDATE SET submitted_at = excluded.submitted_at, path = excluded.path
-                   RETURNING id""",
-                (result.student, result.assignment, result.content_hash, submitted_at, path)).fetchone()[0]
+            submission_id = self._upsert_submission(conn, result, submitted_at, path)
             conn.execute("UPDATE runs SET is_latest = 0 WHERE submission_id = ? AND is_latest = 1", (submission_id,))
             run_id = self._insert_run(conn, submission_id, result)
             conn.executemany(
@@ -183,6 +188,21 @@ class Store:
                 [(run_id, t.test_id, t.name, t.description, t.points, int(t.passed), t.message)
                  for t in result.tests])
         return run_id
+
+    @staticmethod
+    def _upsert_submission(conn: sqlite3.Connection, result: GradeResult, submitted_at: str, path: str) -> int:
+        """The submission's id, creating student and submission on first sight (no RETURNING: SQLite < 3.35)."""
+        conn.execute("INSERT INTO students (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (result.student,))
+        key = (result.student, result.assignment, result.content_hash)
+        conn.execute(
+            """INSERT INTO submissions (student_id, assignment, content_hash, submitted_at, path)
+               VALUES ((SELECT id FROM students WHERE name = ?), ?, ?, ?, ?)
+               ON CONFLICT (student_id, assignment, content_hash)
+               DO UPDATE SET submitted_at = excluded.submitted_at, path = excluded.path""",
+            (*key, submitted_at, path))
+        return conn.execute(
+            """SELECT s.id FROM submissions s JOIN students st ON st.id = s.student_id
+               WHERE st.name = ? AND s.assignment = ? AND s.content_hash = ?""", key).fetchone()[0]
 
     @staticmethod
     def _insert_run(conn: sqlite3.Connection, submission_id: int, result: GradeResult) -> int:
@@ -212,9 +232,9 @@ class Store:
     @_translated
     def latest(self, assignment: str) -> list[GradeResult]:
         """The gradebook of one assignment: each student's most recent submission's latest run, by student."""
-        with self._lock:
-            runs = self._conn.execute(_LATEST_RUNS, {"assignment": assignment}).fetchall()
-            tests = self._conn.execute(
+        with self._transaction("DEFERRED") as conn:
+            runs = conn.execute(_LATEST_RUNS, {"assignment": assignment}).fetchall()
+            tests = conn.execute(
                 f"""SELECT t.run_id, t.test_id, t.name, t.description, t.points, t.passed, t.message
                     FROM test_results t JOIN ({_LATEST_RUNS}) latest ON latest.id = t.run_id
                     ORDER BY t.run_id, t.id""", {"assignment": assignment}).fetchall()

@@ -83,7 +83,7 @@ def student_name(raw: str) -> tuple[str, str | None]:
     safe = re.sub(r"[^A-Za-z0-9._@+-]", "_", raw)[:40]
     digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     return (f"invalid-{safe}-{digest}",
-            f"student name {_show(raw)} is not allowed (only letters, digits and . _ @ + -)")
+            f"student name {raw!r} is not allowed (only letters, digits and . _ @ + -)")
 
 
 def _size_problem(name: str, size: int) -> str | None:
@@ -108,10 +108,15 @@ def _file_problem(name: str, path: Path) -> str | None:
     return _size_problem(name, info.st_size)
 
 
-def _hash_file(digest: hashlib._Hash, path: Path) -> None:
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
+def _hash_file(digest: hashlib._Hash, name: str, path: Path) -> str | None:
+    """Add the file's bytes to ``digest``; a problem if it cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+    except OSError as exc:
+        return f"{name} cannot be read ({exc.strerror})"
+    return None
 
 
 def _utc_iso(moment: dt.datetime) -> str:
@@ -122,21 +127,20 @@ def _utc_iso(moment: dt.datetime) -> str:
 
 def _mtime_iso(paths: Iterable[Path], fallback: Path) -> str:
     times = [p.lstat().st_mtime for p in paths if p.is_file() and not p.is_symlink()]
-    return _utc_iso(dt.datetime.fromtimestamp(max(times) if times else fallback.stat().st_mtime, dt.UTC))
+    return _utc_iso(dt.datetime.fromtimestamp(max(times) if times else fallback.lstat().st_mtime, dt.UTC))
 
 
-def _from_files(raw_student: str, files: dict[str, Path], submitted_at: str | None, source: Path,
-                extra_problems: Iterable[str] = ()) -> Submission:
+def _from_files(raw_student: str, files: dict[str, Path], submitted_at: str | None, source: Path) -> Submission:
     """A submission from notebooks on disk: hash what exists, note what is wrong."""
     student, name_problem = student_name(raw_student)
-    problems = [p for p in (name_problem, *extra_problems) if p]
+    problems = [name_problem] if name_problem else []
     digest = hashlib.sha256()
     for name, path in files.items():
         problem = _file_problem(name, path)
+        if problem is None or (path.is_file() and not path.is_symlink()):
+            problem = _hash_file(digest, name, path) or problem
         if problem:
             problems.append(problem)
-        if problem is None or (path.is_file() and not path.is_symlink()):
-            _hash_file(digest, path)
     return _finish(student, files, digest, problems, submitted_at or _mtime_iso(files.values(), source),
                    str(source))
 
@@ -215,7 +219,7 @@ def _group(names: Iterable[str]) -> dict[str, list[tuple[str, bool]]]:
     """Files per student: {student: [(file name, is notebook)]}."""
     groups: dict[str, list[tuple[str, bool]]] = {}
     for name in names:
-        parsed = _student_of(PurePosixPath(name).name)
+        parsed = _student_of(PurePosixPath(name.replace("\\", "/")).name)
         if parsed:
             groups.setdefault(parsed[0], []).append((name, parsed[1]))
     return groups

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from autograder.config import Course
+from autograder.store import Store
 
 from .conftest import cli
 
@@ -69,6 +70,13 @@ def test_grade_batch_scores_stores_and_reports(toy: Course):
     assert "graded 1 submission(s)" in third.stdout
     assert dict((n, s) for n, _, s, _ in _gradebook(toy.root))["ben"] == 6
 
+    time.sleep(1.1)  # ben goes back to his first (blank) version: no regrading, but the gradebook follows him
+    shutil.copy(toy.root / "release/week00-toy/toy.ipynb", folder / "ben.ipynb")
+    fourth = cli("grade", "week00-toy", "--submissions", str(folder), cwd=toy.root)
+    assert "graded 0 submission(s)" in fourth.stdout
+    with Store(toy.root / "gradebook.db") as store:
+        assert {r.student: r.score for r in store.latest("week00-toy")}["ben"] == 0
+
     assert cli("export", "week00-toy", "--format", "csv", cwd=toy.root).returncode == 0
     frame = pd.read_csv(toy.root / "exports/week00-toy.csv")
     assert sorted(frame["student"]) == STUDENTS and len(frame) == len(STUDENTS)
@@ -77,9 +85,10 @@ def test_grade_batch_scores_stores_and_reports(toy: Course):
     assert gradescope["score"] == 3 and {t["status"] for t in gradescope["tests"]} == {"passed", "failed"}
 
 
-def _sandbox_processes() -> list[str]:
+def _sandbox_processes(root: Path) -> list[str]:
+    """This course's workers and sandboxes (their command lines name the course folder)."""
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if "agrunner" in line or "autograder.worker" in line]
+    return [line for line in out.splitlines() if str(root) in line and ("bwrap" in line or "autograder.worker" in line)]
 
 
 def test_sigkill_midway_then_rerun_gives_the_same_gradebook(toy: Course, tmp_path: Path):
@@ -107,7 +116,7 @@ def test_sigkill_midway_then_rerun_gives_the_same_gradebook(toy: Course, tmp_pat
     partial = _gradebook(toy.root)
     assert 1 <= len(partial) < len(STUDENTS), "the kill should land mid-batch"
     time.sleep(1.0)
-    assert not _sandbox_processes(), "workers and sandboxes die with the grader"
+    assert not _sandbox_processes(toy.root), "workers and sandboxes die with the grader"
 
     rerun = cli("grade", "week00-toy", "--submissions", str(folder), cwd=toy.root)
     assert rerun.returncode == 0

@@ -1,0 +1,246 @@
+"""The gradebook database: round trips, regrades, refusal of foreign files, and surviving SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.errors import UserError
+from autograder.harness import TestResult
+from autograder.results import GradeResult, Status
+from autograder.store import SCHEMA_VERSION, Store
+
+from .conftest import REPO
+
+WHEN = "2026-01-05T12:00:00+00:00"
+
+
+def make(student: str = "alice", content_hash: str = "h1", status: Status = Status.graded,
+         assignment: str = "week00-toy", **extra) -> GradeResult:
+    tests = [TestResult("test_toy.py::test_add", "test_add", "add adds", 2.0, True, ""),
+             TestResult("test_toy.py::test_scale", "test_scale", "scale scales", 1.5, False, "scale(2, 3) ≠ 6")]
+    fields = {"score": 2.0, "max_score": 3.5, "tests": tests, "backend": "inprocess", "started_at": WHEN,
+              "duration_s": 1.25, "output": "héllo\n", "cell_errors": [{"cell": "cell 3", "error_type": "ValueError",
+                                                                         "message": "bad"}]}
+    return GradeResult(student, assignment, content_hash, status, **{**fields, **extra})
+
+
+def count(db: Path, sql: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchone()[0]
+
+
+def test_a_result_round_trips_exactly_through_a_reopened_file(tmp_path: Path):
+    db = tmp_path / "grades" / "gradebook.db"
+    original = make()
+    with Store(db) as store:
+        run_id = store.record(original, WHEN, "submitted/alice/week00-toy")
+    assert run_id > 0
+    with Store(db) as store:
+        assert store.latest("week00-toy") == [original]
+        assert store.latest("week01-other") == []
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_regrade_adds_a_run_that_becomes_the_only_latest(tmp_path: Path):
+    db = tmp_path / "gradebook.db"
+    with Store(db) as store:
+        store.record(make(status=Status.error, score=0.0, tests=[], reason="runner crashed"), WHEN, "p")
+        assert not store.is_done("alice", "week00-toy", "h1")  # error means: grade it again
+        regraded = make()
+        store.record(regraded, WHEN, "p")
+        assert store.is_done("alice", "week00-toy", "h1")
+        assert store.latest("week00-toy") == [regraded]
+    assert count(db, "SELECT COUNT(*) FROM runs") == 2
+    assert count(db, "SELECT COUNT(*) FROM runs WHERE is_latest = 1") == 1
+    assert count(db, "SELECT COUNT(*) FROM submissions") == 1
+
+
+@pytest.mark.parametrize(("status", "done"), [(Status.graded, True), (Status.ungradable, True),
+                                              (Status.error, False)])
+def test_is_done_is_exact_about_status_student_assignment_and_content(tmp_path: Path, status: Status, done: bool):
+    with Store(tmp_path / "g.db") as store:
+        store.record(make(status=status), WHEN, "p")
+        assert store.is_done("alice", "week00-toy", "h1") is done
+        assert not store.is_done("alice", "week00-toy", "h2")
+        assert not store.is_done("alice", "week01-other", "h1")
+        assert not store.is_done("bob", "week00-toy", "h1")
+
+
+def test_latest_is_each_students_most_recent_submission_sorted_by_student(tmp_path: Path):
+    with Store(tmp_path / "g.db") as store:
+        store.record(make("bob", "b1", score=1.0), WHEN, "p")
+        store.record(make("alice", "a1", score=1.0), WHEN, "p")
+        store.record(make("alice", "a2", score=3.0), WHEN, "p")
+        store.record(make("alice", "a1", score=0.5), WHEN, "p")  # regrading an older submission
+        store.record(make("alice", "x1", assignment="week01-other"), WHEN, "p")
+        latest = store.latest("week00-toy")
+    assert [(r.student, r.content_hash, r.score) for r in latest] == [("alice", "a2", 3.0), ("bob", "b1", 1.0)]
+
+
+def test_a_failed_write_leaves_nothing_behind(tmp_path: Path):
+    db = tmp_path / "g.db"
+    with Store(db) as store:
+        first = make()
+        store.record(first, WHEN, "p")
+        broken = make(tests=[*first.tests, TestResult("t::x", "x", "x", None, True, "")])  # type: ignore[arg-type]
+        with pytest.raises(sqlite3.IntegrityError):  # the last test row violates NOT NULL
+            store.record(broken, WHEN, "p")
+        with pytest.raises(sqlite3.IntegrityError):
+            store.record(make("carol", tests=broken.tests), WHEN, "p")
+        assert store.latest("week00-toy") == [first]
+        store.record(make("dave"), WHEN, "p")  # and the store still works afterwards
+    assert count(db, "SELECT COUNT(*) FROM runs") == 2
+    assert count(db, "SELECT COUNT(*) FROM test_results") == 4
+    assert count(db, "SELECT COUNT(*) FROM students WHERE name = 'carol'") == 0
+
+
+def test_threads_can_share_one_store(tmp_path: Path):
+    with Store(tmp_path / "g.db") as store:
+        def work(k: int) -> None:
+            for i in range(25):
+                store.record(make(f"s{k}", f"h{i}"), WHEN, "p")
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [r.content_hash for r in store.latest("week00-toy")] == ["h24"] * 4
+    assert count(tmp_path / "g.db", "SELECT COUNT(*) FROM runs") == 100
+
+
+def test_a_file_that_is_not_a_database_is_a_one_line_error(tmp_path: Path):
+    bad = tmp_path / "gradebook.db"
+    bad.write_bytes(b"this is not SQLite\n" * 300)
+    with pytest.raises(UserError) as caught:
+        Store(bad)
+    message = str(caught.value)
+    assert message.startswith(str(bad)) and "not a readable gradebook" in message and "\n" not in message
+    assert bad.read_bytes() == b"this is not SQLite\n" * 300  # untouched
+
+
+def test_a_truncated_database_is_a_one_line_error(tmp_path: Path):
+    db = tmp_path / "g.db"
+    with Store(db) as store:
+        for i in range(200):
+            store.record(make(f"s{i}", output="x" * 2000), WHEN, "p")
+    data = db.read_bytes()
+    db.write_bytes(data[: len(data) // 3] + b"\x00garbage" * 2000)
+    Path(f"{db}-wal").unlink(missing_ok=True)
+    with pytest.raises(UserError, match="gradebook"), Store(db) as store:
+        store.latest("week00-toy")
+
+
+def test_a_newer_schema_version_is_refused(tmp_path: Path):
+    db = tmp_path / "g.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(UserError, match=r"schema version 2 is newer") as caught:
+        Store(db)
+    assert str(db) in str(caught.value)
+
+
+def test_someone_elses_sqlite_database_is_refused_not_modified(tmp_path: Path):
+    db = tmp_path / "other.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE students (who TEXT)")
+    with pytest.raises(UserError, match="not a gradebook"):
+        Store(db)
+    assert count(db, "SELECT COUNT(*) FROM sqlite_master") == 1
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from autograder.harness import TestResult
+from autograder.results import GradeResult, Status
+from autograder.store import Store
+
+path, start = Path(sys.argv[1]), int(sys.argv[2])
+with Store(path) as store:
+    for i in range(start, start + 1_000_000):
+        tests = [TestResult(f"t.py::test_{k}", f"test_{k}", f"check {k}", 1.0, (i + k) % 3 == 0, "m" * 100)
+                 for k in range(TESTS)]
+        result = GradeResult(f"s{i % 37:03d}", "week00-toy", f"h{i % 111}", Status.graded,
+                             score=sum(t.score for t in tests), max_score=TESTS, tests=tests,
+                             output=f"run {i} " + "x" * 3000)
+        store.record(result, "2026-01-05T12:00:00+00:00", f"submitted/{i}")
+        print(i, flush=True)  # acknowledged: committed
+"""
+TESTS = 40
+
+
+def _write_until_killed(db: Path, start: int, rng: random.Random) -> list[int]:
+    """Run WRITER, SIGKILL it at a random moment after some acknowledgements; return every index it acknowledged."""
+    acks_before_kill = rng.randint(20, 80)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", WRITER.replace("TESTS", str(TESTS)), str(db), str(start)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    acked: list[int] = []
+    try:
+        assert proc.stdout is not None
+        while len(acked) < acks_before_kill:
+            line = proc.stdout.readline()
+            assert line, f"the writer stopped early: {proc.stderr.read() if proc.stderr else ''}"
+            acked.append(int(line))
+        time.sleep(rng.uniform(0, 0.004))  # land anywhere in the next write, not just before it
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        acked += [int(line) for line in proc.stdout.read().split()]  # printed before the kill landed
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    return acked
+
+
+def _check_consistent(db: Path, acked: set[int]) -> set[int]:
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        per_run = conn.execute("SELECT r.id, COUNT(t.id) FROM runs r LEFT JOIN test_results t ON t.run_id = r.id "
+                               "GROUP BY r.id").fetchall()
+        assert {n for _, n in per_run} == {TESTS}, "a run was stored without all its test results"
+        latest_per_submission = conn.execute(
+            "SELECT s.id, SUM(r.is_latest), MAX(r.id), MAX(CASE WHEN r.is_latest THEN r.id END) "
+            "FROM submissions s LEFT JOIN runs r ON r.submission_id = s.id GROUP BY s.id").fetchall()
+        assert all(n == 1 and newest == latest for _, n, newest, latest in latest_per_submission), \
+            "a submission without exactly one latest run, or whose latest run is not its newest"
+        stored = [int(output.split()[1]) for (output,) in conn.execute("SELECT output FROM runs")]
+    assert acked <= set(stored), f"acknowledged but lost: {sorted(acked - set(stored))[:10]}"
+    return set(stored)
+
+
+def test_sigkill_midway_loses_and_duplicates_nothing(tmp_path: Path):
+    db = tmp_path / "gradebook.db"
+    acked: set[int] = set()
+    unacked_commits = 0
+    start = 0
+    rng = random.Random(7)
+    for _ in range(8):  # kill, check, resume where the acknowledgements stopped, kill again
+        new = _write_until_killed(db, start, rng)
+        acked |= set(new)
+        stored = _check_consistent(db, acked)
+        unacked_commits = len(stored - acked)
+        assert unacked_commits <= 1  # at most the one committed just before the kill, not yet printed
+        start = max(new) + 1
+    with Store(db) as store:
+        latest = store.latest("week00-toy")
+        assert len(latest) == len({r.student for r in latest}) == 37
+        assert all(len(r.tests) == TESTS and r.score == sum(t.score for t in r.tests) for r in latest)
+        assert all(store.is_done(f"s{i % 37:03d}", "week00-toy", f"h{i % 111}") for i in acked)
+        store.record(make("after-crash"), WHEN, "p")  # and it takes writes again
+        assert store.is_done("after-crash", "week00-toy", "h1")
