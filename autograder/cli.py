@@ -108,6 +108,9 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
                                                             "them (default: submitted/<student>/<id>/)")] = None,
           jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="submissions graded in parallel")] = 1,
           regrade: Annotated[bool, typer.Option(help="grade again even when a result exists")] = False,
+          backend: Annotated[str, typer.Option(help="local (bubblewrap sandbox) or docker (runner image)")] = "local",
+          image: Annotated[str | None, typer.Option(help="runner image for --backend docker (default: the "
+                                                         "assignment's `image` in course.yml)")] = None,
           course: CourseOption = None) -> None:
     """Grade every submission of an assignment in the sandbox; results go to the gradebook and autograded/."""
     from rich.progress import (
@@ -124,6 +127,8 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
     from .reports import summary_table
     from .store import Store
 
+    if backend not in ("local", "docker"):
+        raise UserError(f"unknown backend {backend!r} (use local or docker)")
     c = load_course(course)
     a = c.assignment(assignment)
     columns = (TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -136,8 +141,8 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
         progress.start()
 
     try:
-        batch = grade_batch(c, a, submissions=submissions, jobs=jobs, regrade=regrade, on_total=started,
-                            on_result=lambda r: progress.advance(task))
+        batch = grade_batch(c, a, submissions=submissions, jobs=jobs, regrade=regrade, backend=backend, image=image,
+                            on_total=started, on_result=lambda r: progress.advance(task))
     finally:
         progress.stop()
     with Store(c.root / GRADEBOOK) as store:
@@ -169,6 +174,24 @@ def export(assignment: Annotated[str, typer.Argument(help="assignment id")],
         out.print(f"wrote {len(paths)} results.json file(s) under {_rel(paths[0].parent.parent) if paths else '-'}")
     else:
         raise UserError(f"unknown export format {format!r} (use csv or gradescope)")
+
+
+image_app = typer.Typer(no_args_is_help=True, help="Runner images for `grade --backend docker`.")
+app.add_typer(image_app, name="image")
+
+
+@image_app.command("build")
+def image_build(gpu: Annotated[bool, typer.Option("--gpu", help="the CUDA image (docker/Dockerfile.gpu)")] = False,
+                base: Annotated[str | None, typer.Option(help="base image with Python 3.11 (default: "
+                                                         "python:3.11-slim, or a CUDA runtime with --gpu)")] = None,
+                wheelhouse: Annotated[Path | None, typer.Option(help="install offline from this folder of "
+                                                                "wheels (filled by `pip wheel` when empty)")] = None,
+                ) -> None:
+    """Build the runner image from this tree, tagged with a hash of its Dockerfile, lock file and runner code."""
+    from .docker_backend import build_image
+
+    tags = build_image(gpu=gpu, base=base, wheelhouse=wheelhouse, echo=lambda m: err.print(m, soft_wrap=True))
+    out.print(f"built {' and '.join(tags)}")
 
 
 def main() -> None:

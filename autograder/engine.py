@@ -26,6 +26,7 @@ from .notebooks import CodeCell, code_to_run, imported_modules, read_notebook
 from .sandbox import Limits, bwrap_path, remove_stale_cgroups
 
 WORKER_START_TIMEOUT = 300.0
+CLOSE_WAIT = 20.0  # seconds a worker gets to remove its sandbox when the batch is done
 GRACE = 30.0  # seconds a worker may take beyond the submission's own limit before it is presumed dead
 
 
@@ -74,7 +75,7 @@ class WorkerProcess:
                                         text=True, env=env, bufsize=1)
         hello = self._read(WORKER_START_TIMEOUT)
         if not hello or not hello.get("ready"):
-            self.close()
+            self.close(graceful=False)
             raise UserError(f"a grading worker could not start its sandbox: {(hello or {}).get('error', 'no reply')}")
 
     def _read(self, timeout: float) -> dict[str, Any] | None:
@@ -94,30 +95,49 @@ class WorkerProcess:
         self.process.stdin.flush()
         reply = self._read(self.timeout)
         if reply is None or reply.get("id") != self._next:
-            self.close()
+            self.close(graceful=False)
             return {"infrastructure_error": "the grading worker stopped answering"}
         return reply
 
-    def close(self) -> None:
-        if self.process is not None:
-            if self.process.poll() is None:
-                self.process.kill()
-            self.process.wait()
-            self.process = None
+    def close(self, graceful: bool = True) -> None:
+        """End the worker. Gracefully, closing its input lets it remove its sandbox (processes, cgroup, runner
+        folder) itself; a worker that does not finish within CLOSE_WAIT, or one that stopped answering, is
+        killed, and the next pool removes what it left (sandbox.remove_stale_cgroups)."""
+        if self.process is None:
+            return
+        if graceful and self.process.poll() is None:
+            try:
+                self.process.stdin.close()
+                self.process.wait(CLOSE_WAIT)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.process = None
 
 
 class Pool:
     """``jobs`` workers for one assignment; ``map`` yields (key, Outcome) as runs finish."""
 
-    def __init__(self, course: Course, assignment: Assignment, jobs: int = 1):
-        bwrap_path()
-        remove_stale_cgroups()
+    def __init__(self, course: Course, assignment: Assignment, jobs: int = 1, backend: str = "local",
+                 image: str | None = None):
+        docker: dict[str, Any] = {}
+        if backend == "docker":  # checks the daemon, the image and the GPUs up front; one clear sentence each
+            from .docker_backend import prepare
+            docker = prepare(assignment, image or assignment.image, jobs)
+            jobs = docker.pop("jobs")
+        elif backend == "local":
+            bwrap_path()
+            remove_stale_cgroups()
+        else:
+            raise UserError(f"unknown backend {backend!r} (use local or docker)")
         limits = limits_for(assignment, jobs)
         public = course.release_dir(assignment)
         self.config = {"hidden_dir": str(course.hidden_tests_dir(assignment).resolve()),
                        "public_dir": str(public.resolve()) if public.is_dir() else None,
                        "limits": vars(limits), "gpu": assignment.gpu.value != "none",
-                       "preimport": release_imports(course, assignment)}
+                       "preimport": release_imports(course, assignment), **docker}
         self.jobs = max(1, jobs)
         self.timeout = assignment.time_limit + GRACE
 
@@ -149,6 +169,9 @@ class Pool:
             yield done.get()
         for thread in threads:
             thread.join()
+        if self.config.get("backend") == "docker":  # the workers were killed: remove what they left, now
+            from .docker_backend import remove_stale_containers
+            remove_stale_containers()
 
 
 def release_imports(course: Course, assignment: Assignment) -> list[str]:

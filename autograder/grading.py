@@ -49,8 +49,9 @@ def prepare_submission(course: Course, assignment: Assignment, submission: Submi
     return submission_cells(course, assignment, paths)
 
 
-def _result(submission: Submission, assignment: Assignment, outcome: Outcome, started: str) -> GradeResult:
-    common = {"backend": "local", "started_at": started, "duration_s": round(outcome.seconds, 3),
+def _result(submission: Submission, assignment: Assignment, outcome: Outcome, started: str,
+            backend: str = "local") -> GradeResult:
+    common = {"backend": backend, "started_at": started, "duration_s": round(outcome.seconds, 3),
               "output": outcome.output}
     if outcome.error:
         return GradeResult(submission.student, assignment.id, submission.content_hash, Status.error,
@@ -60,7 +61,7 @@ def _result(submission: Submission, assignment: Assignment, outcome: Outcome, st
 
 
 def grade(course: Course, assignment: Assignment, *, submissions: Path | None = None, jobs: int = 1,
-          regrade: bool = False, database: Path | None = None,
+          regrade: bool = False, database: Path | None = None, backend: str = "local", image: str | None = None,
           on_total: Callable[[int], None] | None = None,
           on_result: Callable[[GradeResult], None] | None = None) -> Batch:
     """Grade every submission of ``assignment`` that has no result yet (all of them with ``regrade``)."""
@@ -81,15 +82,17 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
                 result = GradeResult.ungradable(sub.student, assignment.id, sub.content_hash, str(exc),
                                                 total_points, started_at=now_iso())
                 _save(course, store, sub, result, batch, on_result)
+        pool = Pool(course, assignment, jobs, backend=backend, image=image) if todo else None  # checks first
         if on_total:
             on_total(len(todo) + len(batch.results))
-        if todo:
+        if pool is not None:
             started = {sub.student: now_iso() for sub, _ in todo}
             by_student = {sub.student: sub for sub, _ in todo}
             items = [(sub.student, cells) for sub, cells in todo]
-            for student, outcome in Pool(course, assignment, jobs).map(items):
+            for student, outcome in pool.map(items):
                 sub = by_student[student]
-                _save(course, store, sub, _result(sub, assignment, outcome, started[student]), batch, on_result)
+                _save(course, store, sub, _result(sub, assignment, outcome, started[student], backend), batch,
+                      on_result)
     batch.seconds = time.monotonic() - begin
     return batch
 

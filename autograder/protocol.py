@@ -28,6 +28,7 @@ from __future__ import annotations
 import socket
 import struct
 import sys
+import time
 from typing import Any
 
 import msgpack
@@ -220,9 +221,14 @@ def decode(body: bytes) -> dict[str, Any]:
 
 # --- framed I/O over a socket --------------------------------------------------------------------
 
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
+def _recv_exact(sock: socket.socket, size: int, deadline: float | None = None) -> bytes:
     chunks, remaining = [], size
     while remaining:
+        if deadline is not None:  # a deadline for the whole message: a reply trickling in cannot stretch it
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the message did not arrive in time")
+            sock.settimeout(left)
         chunk = sock.recv(min(remaining, 1 << 20))
         if not chunk:
             raise EOFError("the other side closed the channel")
@@ -231,12 +237,13 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_message(sock: socket.socket, max_bytes: int = DEFAULT_MAX_MESSAGE) -> dict[str, Any]:
-    """Read one message; the size is checked before the body is read."""
-    (size,) = HEADER.unpack(_recv_exact(sock, HEADER.size))
+def read_message(sock: socket.socket, max_bytes: int = DEFAULT_MAX_MESSAGE,
+                 deadline: float | None = None) -> dict[str, Any]:
+    """Read one message, by ``deadline`` (time.monotonic()) when given; the size is checked before the body."""
+    (size,) = HEADER.unpack(_recv_exact(sock, HEADER.size, deadline))
     if size > max_bytes:
         raise ProtocolError(f"a message of {size} bytes is over the {max_bytes}-byte limit")
-    return decode(_recv_exact(sock, size))
+    return decode(_recv_exact(sock, size, deadline))
 
 
 def write_message(sock: socket.socket, message: dict[str, Any]) -> None:

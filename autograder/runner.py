@@ -7,8 +7,10 @@ submission leaves behind reaches the next. The zygote is non-dumpable, so a chil
 memory; if a child kills or stops it, the trusted side notices and starts a new sandbox.
 
 This module and :mod:`protocol` are copied into the sandbox as the package ``agrunner``; they import nothing
-else from the project. The zygote talks to the trusted side over a SOCK_SEQPACKET control socket (fd 3, JSON),
-receiving each child's channel socket and output pipe as file descriptors; a child speaks :mod:`protocol`.
+else from the project. The zygote talks to the trusted side over a SOCK_SEQPACKET control socket (JSON): an
+inherited fd (fd 3, the local sandbox) or, in a container, a unix socket bind-mounted from the host that it
+connects to (``control_path``). It receives each child's channel socket and output pipe as file descriptors;
+a child speaks :mod:`protocol`.
 """
 
 from __future__ import annotations
@@ -264,7 +266,10 @@ def wipe() -> None:
     for place in WIPE:
         if not os.path.isdir(place):
             continue
-        os.chmod(place, 0o1777 if place != SCRATCH else 0o755)
+        try:
+            os.chmod(place, 0o1777 if place != SCRATCH else 0o755)
+        except PermissionError:  # in a container, /tmp and /dev/shm belong to root (mode 1777 already)
+            pass
         for name in os.listdir(place):
             full = os.path.join(place, name)
             if os.path.isdir(full) and not os.path.islink(full):
@@ -288,8 +293,16 @@ def _reply(control: socket.socket, message: dict[str, Any]) -> None:
     control.send(json.dumps(message).encode())
 
 
+def _control_socket(settings: dict[str, Any]) -> socket.socket:
+    if settings.get("control_path"):  # in a container: the trusted side listens on a bind-mounted socket
+        control = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        control.connect(settings["control_path"])
+        return control
+    return socket.socket(fileno=int(settings.get("control_fd", CONTROL_FD)))
+
+
 def zygote(settings: dict[str, Any]) -> None:
-    control = socket.socket(fileno=int(settings.get("control_fd", CONTROL_FD)))
+    control = _control_socket(settings)
     _preimport(settings.get("preimport", []))
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     wipe()

@@ -29,6 +29,7 @@ RUNNER_MODULES = ("protocol.py", "runner.py")
 BOOTSTRAP = "import sys; sys.path.insert(0, '/opt/autograder'); from agrunner.runner import main; main()"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_NAME = "autograder"
+RUNNER_DIR_PREFIX = "ag-runner-"
 PREIMPORT = ["numpy", "torch", "matplotlib", "matplotlib.pyplot", "scipy", "scipy.stats"]
 
 
@@ -150,8 +151,8 @@ class Cgroup:
 
 
 def remove_stale_cgroups() -> int:
-    """Kill and remove sandboxes left behind by a grader that was killed; returns how many."""
-    removed = 0
+    """Kill and remove sandboxes (cgroups and runner folders) left behind by a grader that was killed."""
+    removed = remove_stale_runner_dirs()
     for parent in (CGROUP_ROOT / "memory" / CGROUP_NAME, CGROUP_ROOT / "pids" / CGROUP_NAME,
                    CGROUP_ROOT / "unified" / CGROUP_NAME, CGROUP_ROOT / CGROUP_NAME):
         if not parent.is_dir():
@@ -160,8 +161,39 @@ def remove_stale_cgroups() -> int:
             if child.is_dir() and child.name.startswith(CGROUP_NAME) and _owner_gone(child):
                 group = Cgroup([child], 1)
                 group.remove()
+                (Path(tempfile.gettempdir()) / "autograder-cgroups" / child.name).unlink(missing_ok=True)
                 removed += 1
     return removed
+
+
+def remove_stale_runner_dirs() -> int:
+    """Runner folders (/tmp/ag-runner-<owner>-*) whose worker is gone: it was killed before it could clean up."""
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob(f"{RUNNER_DIR_PREFIX}*"):
+        token = folder.name.removeprefix(RUNNER_DIR_PREFIX).rpartition("-")[0]
+        if folder.is_dir() and not owner_alive(token):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def owner_token(pid: int | None = None) -> str:
+    """``<pid>-<start time>``: names a process unambiguously, even after its pid is reused."""
+    pid = os.getpid() if pid is None else pid
+    return f"{pid}-{_start_time(pid) or 0}"
+
+
+def owner_alive(token: str) -> bool:
+    pid, _, started = token.partition("-")
+    return pid.isdigit() and _start_time(int(pid)) == started
 
 
 def _owner_gone(group: Path) -> bool:
@@ -219,12 +251,16 @@ def bwrap_command(runner_dir: Path, public_dir: Path | None, limits: Limits, gpu
            "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox",
            *runtime_binds(), "--ro-bind", str(runner_dir), "/opt/autograder",
            "--proc", "/proc", "--dev", "/dev",
+           "--size", str(limits.scratch), "--tmpfs", "/dev/shm",
            "--size", str(limits.scratch), "--tmpfs", "/tmp",
            "--size", str(limits.scratch), "--tmpfs", "/work/scratch"]
     if public_dir is not None and public_dir.is_dir():
         cmd += ["--ro-bind", str(public_dir), "/work/public"]
     if gpu:
         cmd += gpu_binds()
+    # Only the three size-capped tmpfs the runner wipes between submissions stay writable: bubblewrap's root
+    # and /dev are tmpfs too, and a file left there would reach the next submission (attacks.md #25).
+    cmd += ["--remount-ro", "/dev", "--remount-ro", "/"]
     env = {"PATH": "/usr/bin:/bin", "HOME": "/work/scratch", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
            "MPLCONFIGDIR": "/tmp/.matplotlib", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
            "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads)}
@@ -233,7 +269,7 @@ def bwrap_command(runner_dir: Path, public_dir: Path | None, limits: Limits, gpu
 
 
 def _runner_dir() -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="ag-runner-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"{RUNNER_DIR_PREFIX}{owner_token()}-"))
     package = folder / "agrunner"
     package.mkdir()
     (package / "__init__.py").write_text("")

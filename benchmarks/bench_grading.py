@@ -7,7 +7,10 @@ Figures, all from one run on this machine:
   cells plus the call phases of its checks, no sandbox, no protocol, no pytest session);
 - throughput with --jobs 1 and --jobs 2 on copies of the week-1 reference, at steady state (from the first
   result to the last, so worker start-up is excluded and reported separately).
-Targets (issue #3): overhead <= 0.3 s, week-1 median <= 1.5 s, jobs-2 throughput >= 1.7x jobs-1.
+- Docker backend (when a daemon and the runner image are there): the week-1 per-submission median through
+  `--backend docker`, jobs=1, against the local backend's from the same run.
+Targets (issue #3): overhead <= 0.3 s, week-1 median <= 1.5 s, jobs-2 throughput >= 1.7x jobs-1; (issue #5)
+Docker per-submission overhead <= 1.0 s above the local backend.
 """
 
 from __future__ import annotations
@@ -50,10 +53,10 @@ def reference(course: Course, assignment: Assignment) -> list[Path]:
     return [course.solutions_dir(assignment) / name for name in assignment.notebooks]
 
 
-def engine_times(course: Course, assignment: Assignment, copies: int, jobs: int) -> dict:
+def engine_times(course: Course, assignment: Assignment, copies: int, jobs: int, backend: str = "local") -> dict:
     """Grade ``copies`` of the reference; return gaps between results and the start-up time."""
     cells = submission_cells(course, assignment, reference(course, assignment))
-    pool = Pool(course, assignment, jobs)
+    pool = Pool(course, assignment, jobs, backend=backend)
     start = time.monotonic()
     stamps, scores = [], []
     for _key, outcome in pool.map([(i, cells) for i in range(copies)]):
@@ -124,6 +127,7 @@ def main() -> None:
         one = report["week01-markov reference"]["jobs1"]
         report["throughput"] = {"jobs1_per_s": one["throughput_per_s"], "jobs2_per_s": two["throughput_per_s"],
                                 "speedup": two["throughput_per_s"] / one["throughput_per_s"], "jobs2": two}
+        report["docker"] = docker_times(week1, args.copies, report["week01-markov reference"])
     os.dup2(saved_stdout, 1)
     trivial, week1r = report["trivial (toy course)"], report["week01-markov reference"]
     targets = {
@@ -132,6 +136,8 @@ def main() -> None:
         "week-1 median <= 1.5 s": week1r["per_submission_median_s"] <= 1.5,
         "jobs-2 throughput >= 1.7x jobs-1": report["throughput"]["speedup"] >= 1.7,
     }
+    if "overhead_s" in report["docker"]:
+        targets["docker overhead <= 1.0 s above local (week 1)"] = report["docker"]["overhead_s"] <= 1.0
     report["targets"] = targets
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "grading.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -145,10 +151,32 @@ def main() -> None:
                      f"{r['engine_overhead_s']:.3f} s | {r['worker_startup_s']:.2f} s |")
     t = report["throughput"]
     lines += ["", f"Throughput (week-1 reference, steady state): jobs 1 = {t['jobs1_per_s']:.2f}/s, "
-              f"jobs 2 = {t['jobs2_per_s']:.2f}/s, speed-up {t['speedup']:.2f}x.", "", "Targets:"]
+              f"jobs 2 = {t['jobs2_per_s']:.2f}/s, speed-up {t['speedup']:.2f}x.", ""]
+    d = report["docker"]
+    lines += [f"Docker backend (week-1 reference, jobs 1): median {d['per_submission_median_s']:.3f} s per "
+              f"submission, {d['overhead_s']:+.3f} s against the local backend's {d['local_median_s']:.3f} s; worker "
+              f"start-up {d['worker_startup_s']:.2f} s." if "overhead_s" in d else
+              f"Docker backend: not measured ({d['skipped']}).", "", "Targets:"]
     lines += [f"- {'met' if ok else 'MISSED'}: {name}" for name, ok in targets.items()]
     (RESULTS / "grading.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def docker_times(case: tuple[Course, Assignment], copies: int, local: dict) -> dict:
+    """The Docker backend on the same case, against the local backend's median from this run."""
+    from autograder.docker_backend import check_daemon, check_image
+    from autograder.errors import UserError
+
+    try:
+        check_daemon()
+        check_image(case[1].image)
+    except UserError as exc:
+        return {"skipped": str(exc)}
+    run = engine_times(*case, copies, jobs=1, backend="docker")
+    median = statistics.median(run["gaps_s"])
+    return {"per_submission_median_s": median, "local_median_s": local["per_submission_median_s"],
+            "overhead_s": median - local["per_submission_median_s"], "worker_startup_s": run["startup_s"],
+            "scores": run["scores"], "jobs1": run}
 
 
 if __name__ == "__main__":

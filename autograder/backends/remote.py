@@ -136,8 +136,7 @@ class Session:
             channel.settimeout(limit)
             write_message(channel, {"id": request_id, **message})
             for _ in range(MAX_STRAY_REPLIES):
-                channel.settimeout(max(0.001, start + limit - time.monotonic()))
-                reply = read_message(channel, self.limits.message)
+                reply = read_message(channel, self.limits.message, deadline=start + limit)
                 if reply.get("id") == request_id:
                     break
             else:

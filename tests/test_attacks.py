@@ -1,0 +1,913 @@
+"""The attack corpus (the 29 classes of /work/shared/reference/attacks.md) as regression tests.
+
+Every malicious submission is the released toy reference (`solutions/week00-toy/toy.ipynb`) with attack code
+injected: an answer cell replaced (`answer-add`, `answer-scale`) or a code cell appended. The attack code lives
+in tests/attacks/, one file per attack. Function-level attacks answer the public check cell's own call
+(`add(1, 2)`, `scale([1, 2], 2)`) honestly, so that they meet only the hidden checks, as a real attacker would.
+
+Each test asserts both *safety* (the host, the grader and the other submissions are unaffected and nothing is
+lost or left behind) and the *outcome* (0 for the forged part, a plain-words reason, honest parts still scored).
+To keep the file fast, submissions are graded in a few shared batches (module-scoped fixtures) and each test
+reads its own student's result:
+
+- ``big``: 31 students of a toy course with low limits (20 s in all, 4 s per call, 512 MiB), `grade()` with
+  jobs=2, watched from the host while it runs (processes in our sandboxes, forks on the host), then the host's
+  own listening sockets and folders checked;
+- ``sequential``: jobs=1, so one sandbox serves them all in order: an honest student needing 300 MiB, a
+  detached-process attacker, an atexit attacker, one that leaves traces everywhere, an honest follower that
+  looks for them, a root-folder filler, and the honest 300 MiB student again;
+- ``isolation``: jobs=2, a course with canaries planted in its hidden checks, solutions and course.yml, and an
+  extra hidden tensor check: a submission that leaves traces while another, at the same time, searches the
+  whole visible filesystem, /proc, argv and the environment; a tensor-subclass attacker and an honest one;
+- tests of the message format itself, which need no sandbox.
+
+The engine defects this corpus found (a reply trickling in, runner folders left by killed workers, a writable
+sandbox root shared by consecutive submissions) are fixed; their tests stay as regressions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import nbformat
+import numpy as np
+import pytest
+import yaml
+
+from autograder import protocol
+from autograder.config import Course, load_course
+from autograder.grading import GRADEBOOK, grade
+from autograder.release import release
+from autograder.reports import result_json_path
+from autograder.results import GradeResult, Status
+from autograder.store import Store
+
+from .conftest import FIXTURES
+
+pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+
+ATTACKS = Path(__file__).parent / "attacks"
+ASSIGNMENT = "week00-toy"
+CHECKS = ("test_add_integers", "test_add_floats", "test_scale")  # 2 + 1 + 3 points
+ADD_CHECKS, SCALE_CHECK = CHECKS[:2], CHECKS[2]
+RUN_MARK = f"AG_ATTACK_RUN={uuid.uuid4().hex}"  # in the environment of every bwrap this module starts
+HOST_NEEDLE = "AGCANARY"  # prefix of every canary and marker the isolation batch plants
+# what the big batch's attackers leave in the sandbox; the last student looks for it in the same sandbox
+LEFTOVERS = ["fill-", "conftest.py", "pytest.ini", "sitecustomize", "usercustomize", "evilplugin", "results.json",
+             "result.json", "report.xml", "numpy.py", "torch.py", "FORGED"]
+
+
+# --- building submissions ------------------------------------------------------------------------
+
+def attack(name: str, /, **params: Any) -> str:
+    """The code of tests/attacks/<name>.py, with ``PARAMS = {...}`` in front when the attack takes parameters."""
+    code = (ATTACKS / f"{name}.py").read_text(encoding="utf-8")
+    if name.startswith("channel_"):
+        code = (ATTACKS / "_channel.py").read_text(encoding="utf-8") + "\n\n" + code
+    return (f"PARAMS = {params!r}\n" if params else "") + code
+
+
+def attack_cells(name: str) -> list[str]:
+    """An attack written as several cells, separated by ``# %%`` lines."""
+    return [cell.strip() + "\n" for cell in attack(name).split("\n# %%\n")]
+
+
+def build(course: Course, path: Path, *, add: str | None = None, scale: str | None = None,
+          before: tuple[str, ...] = (), after: tuple[str, ...] | list[str] = ()) -> Path:
+    """The released reference with answer cells replaced and code cells added before or after all others."""
+    nb = nbformat.read(course.root / "solutions" / ASSIGNMENT / "toy.ipynb", as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id == "answer-add" and add is not None:
+            cell.source = add
+        if grade_id == "answer-scale" and scale is not None:
+            cell.source = scale
+    extra = lambda source, n: nbformat.v4.new_code_cell(source, id=f"attack-{n}")  # noqa: E731
+    nb.cells = ([extra(s, i) for i, s in enumerate(before)] + nb.cells
+                + [extra(s, 100 + i) for i, s in enumerate(after)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def toy_course(base: Path, *, extra_hidden: dict[str, str] | None = None, canary: str | None = None,
+               **limits: Any) -> Course:
+    """A released copy of the toy course with its limits lowered (``time_limit``, ``call_time_limit``, ``memory``)."""
+    root = base / "course"
+    shutil.copytree(FIXTURES / "toycourse", root, ignore=shutil.ignore_patterns("release", "solutions", "__pycache__"))
+    data = yaml.safe_load((root / "course.yml").read_text())
+    data["assignments"][0].update(limits)
+    (root / "course.yml").write_text(yaml.safe_dump(data, sort_keys=False)
+                                     + (f"# {canary}-course-yml\n" if canary else ""))
+    hidden = root / "tests" / "hidden" / ASSIGNMENT
+    for name, text in (extra_hidden or {}).items():
+        (hidden / name).write_text(text)
+    if canary:  # secrets a submission must never see: in the hidden checks and inside a solution region
+        test_file = hidden / "test_toy.py"
+        test_file.write_text(test_file.read_text() + f"\n# {canary}-hidden-checks\n")
+        source = root / "source" / ASSIGNMENT / "toy.ipynb"
+        text = source.read_text()
+        assert text.count('"    return a + b\\n"') == 1
+        source.write_text(text.replace('"    return a + b\\n"', f'"    return a + b  # {canary}-solution\\n"'))
+    course = load_course(root / "course.yml")
+    release(course)
+    return course
+
+
+# --- watching the host ---------------------------------------------------------------------------
+
+def _read(path: str, binary: bool = False) -> Any:
+    try:
+        with open(path, "rb" if binary else "r") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError):
+        return b"" if binary else ""
+
+
+def _parents() -> dict[int, int]:
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            match = re.search(r"^PPid:\s+(\d+)", _read(f"/proc/{entry}/status"), re.M)
+            if match:
+                parents[int(entry)] = int(match.group(1))
+    return parents
+
+
+def sandbox_processes() -> dict[int, str]:
+    """{pid: comm} of every process inside the sandboxes this module started (bwrap carries RUN_MARK)."""
+    parents = _parents()
+    roots = {pid for pid in parents if _read(f"/proc/{pid}/comm").strip() == "bwrap"
+             and RUN_MARK.encode() in _read(f"/proc/{pid}/environ", binary=True).split(b"\0")}
+    found = set(roots)
+    grew = True
+    while grew:
+        new = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= new
+        grew = bool(new)
+    return {pid: _read(f"/proc/{pid}/comm").strip() for pid in found}
+
+
+def processes_named(name: str) -> list[int]:
+    """Host processes whatever their ancestry (an escaped one would have none) whose comm is ``name``."""
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and _read(f"/proc/{p}/comm").strip() == name]
+
+
+def wait_no_sandbox_processes(timeout: float = 10.0) -> dict[int, str]:
+    deadline = time.monotonic() + timeout
+    while (left := sandbox_processes()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+@dataclass
+class HostWatch:
+    """Samples the host while a batch runs: our sandboxes' processes, their runner dirs and cgroups, and
+    whether the host can still fork a process."""
+
+    most_processes: int = 0
+    runner_dirs: set[str] = field(default_factory=set)
+    cgroups: set[str] = field(default_factory=set)
+    fork_failures: list[str] = field(default_factory=list)
+    fork_probes: int = 0
+    slowest_fork: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            procs = sandbox_processes()
+            self.most_processes = max(self.most_processes, len(procs))
+            for pid, comm in procs.items():
+                if comm != "bwrap":
+                    continue
+                args = _read(f"/proc/{pid}/cmdline", binary=True).split(b"\0")
+                for i, arg in enumerate(args[:-1]):
+                    if args[i + 1] == b"/opt/autograder":
+                        self.runner_dirs.add(arg.decode())
+                for line in _read(f"/proc/{pid}/cgroup").splitlines():
+                    if "/autograder/autograder-" in line:
+                        _, controller, path = line.split(":", 2)
+                        self.cgroups.add(f"/sys/fs/cgroup/{controller}{path}")
+            self._stop.wait(0.2)
+
+    def _fork(self) -> None:
+        while not self._stop.is_set():
+            start = time.monotonic()
+            try:
+                subprocess.run(["/bin/true"], check=True, timeout=20)
+            except (OSError, subprocess.SubprocessError) as exc:
+                self.fork_failures.append(repr(exc))
+            self.slowest_fork = max(self.slowest_fork, time.monotonic() - start)
+            self.fork_probes += 1
+            self._stop.wait(0.5)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[HostWatch]:
+        threads = [threading.Thread(target=self._sample, daemon=True), threading.Thread(target=self._fork, daemon=True)]
+        for thread in threads:
+            thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            for thread in threads:
+                thread.join(30)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def marked_environment() -> Iterator[None]:
+    """Every worker (and so every bwrap) started by this module carries RUN_MARK in its environment."""
+    key, value = RUN_MARK.split("=")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(key, value)
+        yield
+
+
+@dataclass
+class Graded:
+    """One batch: the results by student, what the host saw meanwhile, and what was left after."""
+
+    course: Course
+    results: dict[str, GradeResult]
+    watch: HostWatch
+    leftover: dict[int, str]
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, student: str) -> GradeResult:
+        return self.results[student]
+
+
+def grade_batch(course: Course, folder: Path, jobs: int,
+                on_result: Callable[[GradeResult], None] | None = None) -> Graded:
+    started = time.monotonic()
+    with HostWatch().running() as watch:
+        batch = grade(course, course.assignment(ASSIGNMENT), submissions=folder, jobs=jobs, regrade=True,
+                      on_result=on_result)
+    leftover = wait_no_sandbox_processes()
+    return Graded(course, {r.student: r for r in batch.results}, watch, leftover, time.monotonic() - started)
+
+
+# --- reading results -----------------------------------------------------------------------------
+
+def passed(result: GradeResult) -> set[str]:
+    return {t.name for t in result.tests if t.passed}
+
+
+def message(result: GradeResult, check: str) -> str:
+    return next(t.message for t in result.tests if t.name == check)
+
+
+def printed(result: GradeResult, tag: str) -> Any:
+    """The JSON a submission printed after ``tag`` (a line ``TAG {json}``)."""
+    for line in result.output.splitlines():
+        if line.startswith(tag + " "):
+            return json.loads(line[len(tag) + 1:])
+    raise AssertionError(f"{result.student} printed no {tag} line; output: {result.output[-2000:]!r}")
+
+
+def assert_graded(result: GradeResult, score: float, passing: set[str] | tuple[str, ...]) -> None:
+    assert result.status == Status.graded, (result.status, result.reason)
+    assert result.max_score == 6
+    assert passed(result) == set(passing), [(t.name, t.passed, t.message) for t in result.tests]
+    assert result.score == score
+
+
+# --- the big batch -------------------------------------------------------------------------------
+
+# place -> the size-capped tmpfs it lives on; "/" (read-only) is in the sequential batch
+DISK_PLACES = {"scratch": ("/work/scratch", "/work/scratch"), "tmp": ("/tmp", "/tmp"), "shm": ("/dev/shm", "/dev/shm")}
+
+
+def big_students(port: int, abstract: str) -> dict[str, dict[str, Any]]:
+    return {
+        "honest": {},
+        "fork-bomb": {"add": attack("fork_bomb")},
+        "thread-bomb": {"after": [attack("thread_bomb")]},
+        "memory-bomb": {"scale": attack("memory_bomb")},
+        **{f"disk-fill-{name}": {"scale": attack("disk_fill", places=[place])}
+           for name, (place, _) in DISK_PLACES.items()},
+        "loop-import": {"after": [attack("loop_import")]},
+        "loop-function": {"add": attack("loop_function")},
+        "ignore-signals": {"add": attack("ignore_signals")},
+        "catch-timeout": {"add": attack("catch_timeout")},
+        "os-exit-function": {"add": attack("os_exit_function")},
+        "os-exit-import": {"after": [attack("os_exit_import")]},
+        "keyboard-interrupt-function": {"add": attack("keyboard_interrupt_function")},
+        "system-exit-function": {"scale": attack("system_exit_function")},
+        "raise-in-cells": {"after": attack_cells("raise_in_cells")},
+        "patch-pytest": {"after": [attack("patch_pytest")]},
+        "dropped-files": {"after": [attack("dropped_files")]},
+        "module-shadowing": {"after": [attack("module_shadowing")]},
+        "always-equal-subclasses": {"add": attack("always_equal_subclasses"), "scale": ""},
+        "always-equal-objects": {"add": attack("always_equal_objects"), "scale": ""},
+        "frame-inspection": {"add": attack("frame_inspection")},
+        "fake-results": {"after": [attack("fake_results")]},
+        "network": {"after": [attack("network", port=port, abstract=abstract)]},
+        "huge-output": {"after": [attack("huge_output")]},
+        "channel-garbage": {"add": attack("channel_garbage")},
+        "channel-oversized": {"add": attack("channel_oversized")},
+        "channel-unsolicited": {"add": attack("channel_unsolicited")},
+        "channel-bad-ext": {"add": attack("channel_bad_ext"), "scale": ""},
+        "channel-slow-drip": {"add": attack("channel_slow_drip")},
+        "zz-follower": {"after": [attack("other_follower", needles=LEFTOVERS)]},
+    }
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Graded]:
+    base = tmp_path_factory.mktemp("big")
+    course = toy_course(base, time_limit=20, call_time_limit=4, memory="512MiB")
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    abstract = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    abstract_name = f"ag-attack-{uuid.uuid4().hex}"
+    abstract.bind("\0" + abstract_name)
+    abstract.listen()
+    abstract.setblocking(False)
+    folder = base / "submissions"
+    for student, parts in big_students(listener.getsockname()[1], abstract_name).items():
+        build(course, folder / f"{student}.ipynb", **parts)
+    graded = grade_batch(course, folder, jobs=2)
+    accepted = []
+    for server in (listener, abstract):
+        with contextlib.suppress(BlockingIOError):
+            accepted.append(server.accept())
+    graded.extra["accepted"] = accepted
+    graded.extra["host_fill_files"] = [str(p) for p in [*Path("/tmp").glob("fill-*.bin"),
+                                                        *Path("/dev/shm").glob("fill-*.bin"),
+                                                        *course.root.rglob("fill-*.bin")]]
+    yield graded
+    listener.close()
+    abstract.close()
+
+
+# --- the big batch: safety of the host and the grader --------------------------------------------
+
+def test_the_honest_student_gets_full_marks_beside_the_attackers(big: Graded):
+    assert_graded(big["honest"], 6, CHECKS)
+    assert big["honest"].reason == "" and big["honest"].cell_errors == []
+
+
+def test_every_submission_is_in_the_gradebook_and_its_result_file(big: Graded):
+    assert set(big.results) == set(big_students(0, ""))
+    with Store(big.course.root / GRADEBOOK) as store:
+        latest = {r.student: r for r in store.latest(ASSIGNMENT)}
+    assert set(latest) == set(big.results)
+    for student, result in big.results.items():
+        assert latest[student].score == result.score and latest[student].status == result.status, student
+        on_disk = json.loads(result_json_path(big.course.root, result).read_text())
+        assert on_disk["score"] == result.score and on_disk["status"] == result.status.value, student
+    errors = {s: r.reason for s, r in big.results.items() if r.status != Status.graded}
+    assert errors == {}, errors
+
+
+def test_no_sandbox_process_outlives_the_batch(big: Graded):
+    assert big.watch.runner_dirs, "the host watch never saw a sandbox: it would pass vacuously"
+    assert big.leftover == {}, f"sandbox processes left after grade() returned: {big.leftover}"
+    assert sandbox_processes() == {}
+    assert subprocess.run(["/bin/true"], timeout=10).returncode == 0
+
+
+def test_no_runner_folder_or_cgroup_is_left_on_the_host(big: Graded):
+    assert big.watch.runner_dirs
+    left = [d for d in big.watch.runner_dirs if Path(d).exists()]
+    left += [g for g in big.watch.cgroups if Path(g).exists()]
+    assert left == [], f"left on the host after grade() returned: {left}"
+
+
+def test_fork_bomb_is_contained_and_the_host_can_still_fork(big: Graded):
+    result = big["fork-bomb"]
+    assert result.output.count("F") > 64, "the fork bomb never forked: the test would pass vacuously"
+    assert_graded(result, 3, [SCALE_CHECK])
+    for check in ADD_CHECKS:  # whichever limit stops it first: time, or the memory its copies touch
+        assert re.fullmatch(rf"(took longer than 4 s|ran out of memory \(limit 512 MiB\)) while calling `add` in "
+                            rf"{check}", message(result, check)), message(result, check)
+    watch = big.watch
+    assert watch.most_processes <= 2 * 256 + 8, "more processes than two sandboxes' pids limits allow"
+    assert watch.fork_probes > 10 and watch.fork_failures == [], watch.fork_failures
+    assert watch.slowest_fork < 10
+
+
+def test_thread_bomb_stops_at_the_process_limit(big: Graded):
+    result = big["thread-bomb"]
+    assert_graded(result, 6, CHECKS)
+    started = int(re.search(r"THREAD-BOMB stopped after (\d+) threads", result.output).group(1))
+    assert 16 < started < 256
+
+
+def test_memory_bomb_costs_only_its_own_check(big: Graded):
+    result = big["memory-bomb"]
+    assert_graded(result, 3, ADD_CHECKS)
+    assert message(result, SCALE_CHECK) == "ran out of memory (limit 512 MiB) while calling `scale` in test_scale"
+    assert "memory" in result.reason
+
+
+@pytest.mark.parametrize("place", DISK_PLACES)
+def test_disk_fill_stays_in_the_sandbox(big: Graded, place: str):
+    result = big[f"disk-fill-{place}"]
+    assert set(ADD_CHECKS) <= passed(result), result.tests
+    assert result.status == Status.graded
+    written = [int(n) for n in re.findall(r"^DISK-FILL \S+ (?:full after )?(\d+)", result.output, re.M)]
+    assert written and max(written) >= 256 << 20, "the attack did not fill anything: it would pass vacuously"
+    if SCALE_CHECK not in passed(result):  # stopped by a limit, said in plain words
+        assert re.search(r"memory|disk|space|file size", message(result, SCALE_CHECK)), result.tests
+    else:  # every write failed cleanly (a full tmpfs) and the right answer came back: it earns the check
+        assert "full after" in result.output
+    # it wrote to a size-capped tmpfs (memory charged to the sandbox), not to a disk of the host's
+    mount_point, kind = re.search(r"^DISK-FILL-FS \S+ (\S+) (\S+)$", result.output, re.M).groups()
+    assert kind == "tmpfs" and mount_point == DISK_PLACES[place][1], (mount_point, kind)
+    assert big.extra["host_fill_files"] == []
+
+
+def test_the_last_submission_finds_nothing_left_in_the_wiped_places(big: Graded):
+    result = big["zz-follower"]
+    assert_graded(result, 6, CHECKS)
+    seen = printed(result, "FOLLOWER")
+    assert re.fullmatch(r"/work/scratch/s([2-9]|\d\d+)", seen["cwd"]), "it should follow others in its sandbox"
+    assert seen["hits"] == [], seen["hits"]
+    assert set(seen["processes"].values()) <= {"bwrap", "python", "python3"}, seen["processes"]
+    assert len(seen["processes"]) == 3, seen["processes"]  # bwrap's init, the zygote and the follower itself
+
+
+# --- the big batch: time ---------------------------------------------------------------------------
+
+def test_infinite_loop_at_import_scores_zero_with_a_time_reason(big: Graded):
+    result = big["loop-import"]
+    assert_graded(result, 0, [])
+    assert "your notebook did not finish running" in result.reason and "took longer than" in result.reason
+    assert all("did not finish running" in t.message for t in result.tests)
+
+
+@pytest.mark.parametrize("student", ["loop-function", "ignore-signals", "catch-timeout"])
+def test_a_runaway_function_costs_only_its_checks(big: Graded, student: str):
+    """An infinite loop, one that ignores every catchable signal, and one that catches BaseException around a
+    timeout to return the right answer: the kill comes from outside, and the other check still scores after
+    the restart."""
+    result = big[student]
+    assert_graded(result, 3, [SCALE_CHECK])
+    for check in ADD_CHECKS:
+        assert message(result, check) == f"took longer than 4 s while calling `add` in {check}"
+    assert "took longer than 4 s" in result.reason
+
+
+# --- the big batch: exits and exceptions -----------------------------------------------------------
+
+def test_os_exit_in_a_function_fails_only_its_checks(big: Graded):
+    result = big["os-exit-function"]
+    assert_graded(result, 3, [SCALE_CHECK])
+    for check in ADD_CHECKS:
+        assert message(result, check).startswith("the submission's process exited (status 0) while calling `add`")
+    assert "exited (status 0)" in result.reason
+
+
+def test_os_exit_at_import_scores_zero(big: Graded):
+    result = big["os-exit-import"]
+    assert_graded(result, 0, [])
+    assert "your notebook did not finish running" in result.reason and "exited (status 0)" in result.reason
+
+
+def test_keyboard_interrupt_and_system_exit_in_functions_fail_only_their_checks(big: Graded):
+    result = big["keyboard-interrupt-function"]
+    assert_graded(result, 3, [SCALE_CHECK])
+    assert all(message(result, c) == "`add` raised KeyboardInterrupt" for c in ADD_CHECKS)
+    result = big["system-exit-function"]
+    assert_graded(result, 3, ADD_CHECKS)
+    assert message(result, SCALE_CHECK) == "`scale` raised SystemExit: 0"
+
+
+def test_raises_in_cells_are_recorded_not_obeyed(big: Graded):
+    result = big["raise-in-cells"]
+    assert [e["error_type"] for e in result.cell_errors] == ["KeyboardInterrupt", "SystemExit", "Escape", "Exit"]
+    # the cell after them ran (it redefines scale wrongly), and the honest add still scores
+    assert_graded(result, 3, ADD_CHECKS)
+
+
+# --- the big batch: tampering with the checks --------------------------------------------------------
+
+def test_patching_pytest_in_the_sandbox_has_no_effect(big: Graded):
+    result = big["patch-pytest"]
+    assert "PATCHED _pytest" in result.output, "the patch never ran: the test would pass vacuously"
+    assert_graded(result, 3, [SCALE_CHECK])
+    assert message(result, "test_add_integers") == "add should return the sum of its arguments"
+
+
+def test_dropped_pytest_config_and_site_files_have_no_effect(big: Graded):
+    result = big["dropped-files"]
+    dropped = printed(result, "DROPPED")
+    cwd = next(p for p in dropped if p.startswith("/work/scratch/s")).rsplit("/", 1)[0]
+    for place in (cwd, "/tmp"):  # cwd is also HOME
+        for name in ("conftest.py", "pytest.ini", "sitecustomize.py", "usercustomize.py"):
+            assert f"{place}/{name}" in dropped
+    assert_graded(result, 3, [SCALE_CHECK])
+    names = ("conftest.py", "pytest.ini", "evilplugin.py", "sitecustomize.py", "usercustomize.py", "tox.ini")
+    hidden = big.course.root / "tests" / "hidden"
+    assert [p for p in big.course.root.rglob("*") if p.name in names] == []
+    assert sorted(p.name for p in (hidden / ASSIGNMENT).iterdir() if p.name != "__pycache__") == \
+        ["test_toy.py", "wrong"]
+    assert not any((Path("/tmp") / name).exists() for name in ("evilplugin.py", "usercustomize.py"))
+
+
+def test_module_shadowing_has_no_effect(big: Graded):
+    result = big["module-shadowing"]
+    assert "numpy.py" in printed_list(result, "SHADOWED")
+    assert_graded(result, 3, ADD_CHECKS)
+    assert message(result, SCALE_CHECK) == "scale should multiply every entry by k"
+
+
+def printed_list(result: GradeResult, tag: str) -> list[str]:
+    line = next(line for line in result.output.splitlines() if line.startswith(tag + " "))
+    return re.findall(r"'([^']*)'", line)
+
+
+@pytest.mark.parametrize("student", ["always-equal-subclasses", "always-equal-objects"])
+def test_always_equal_values_score_nothing(big: Graded, student: str):
+    """Subclasses of int / ndarray arrive as plain values with their real (wrong) data; other objects stay in the
+    sandbox as handles, whose comparisons are plain identity on the trusted side."""
+    result = big[student]
+    assert_graded(result, 0, [])
+    if student == "always-equal-subclasses":
+        assert [t.message for t in result.tests] == ["add should return the sum of its arguments",
+                                                     "add should work for floats too",
+                                                     "scale should multiply every entry by k"]
+
+
+def test_frame_inspection_finds_no_expected_values(big: Graded):
+    result = big["frame-inspection"]
+    assert "FRAMES ['op_call', 'answer', 'serve'" in result.output, "the frame walk never ran"
+    assert "SOURCES" in result.output
+    for line in result.output.splitlines():
+        if line.startswith("SOURCES"):
+            assert line.endswith("False False"), line  # no hidden test source on the stack
+    numbers = " ".join(line for line in result.output.splitlines() if line.startswith("NUMBERS"))
+    assert numbers and "42" not in re.findall(r"\b\d+\b", numbers) and "0.75" not in numbers
+    assert_graded(result, 3, [SCALE_CHECK])
+
+
+def test_fake_result_files_have_no_effect(big: Graded):
+    result = big["fake-results"]
+    written = printed(result, "FAKE-RESULTS")
+    assert {"/tmp/results.json", "/tmp/report.xml", "/dev/shm/result.json"} <= set(written)
+    assert not {"/work/result.json", "/results.json"} & set(written)  # read-only outside the wiped tmpfs
+    assert any(p.startswith("/work/scratch/s") and p.endswith("/results.json") for p in written)
+    assert_graded(result, 0, [])
+    on_disk = json.loads(result_json_path(big.course.root, result).read_text())
+    assert on_disk["score"] == 0 and on_disk["student"] == "fake-results"
+    assert not (big.course.root / "autograded" / "student").exists()
+    assert [p for p in big.course.root.rglob("*") if p.name in ("results.json", "report.xml")] == []
+
+
+# --- the big batch: reaching out -----------------------------------------------------------------------
+
+def test_network_is_unreachable(big: Graded):
+    result = big["network"]
+    assert_graded(result, 6, CHECKS)
+    tries = printed(result, "NETWORK")
+    assert tries["loopback"].startswith("ConnectionRefusedError"), tries
+    assert tries["abstract"].startswith("ConnectionRefusedError"), tries
+    for name in ("outside", "outside-udp", "outside-ipv6"):
+        assert "unreachable" in tries[name], tries
+    assert tries["dns"].startswith("gaierror"), tries
+    assert tries["interfaces"] == ["lo"] and tries["routes"] == 0
+    assert big.extra["accepted"] == [], "the host's listening sockets were reached from the sandbox"
+
+
+def test_huge_output_is_capped_and_the_submission_still_graded(big: Graded):
+    result = big["huge-output"]
+    assert_graded(result, 6, CHECKS)
+    assert len(result.output.encode()) < 300 * 1024
+    dropped = int(re.search(r"\[… (\d+) more bytes of output were discarded\]", result.output).group(1))
+    assert dropped > 50 * 1024 * 1024
+    assert result_json_path(big.course.root, result).stat().st_size < 1024 * 1024
+
+
+# --- the big batch: the runner's channel ------------------------------------------------------------
+
+@pytest.mark.parametrize(("student", "why"), [
+    ("channel-garbage", "malformed message"),
+    ("channel-oversized", "a message of 4294967295 bytes is over the 67108864-byte limit"),
+    ("channel-unsolicited", "too many unexpected messages"),
+])
+def test_messages_forged_on_the_channel_are_rejected(big: Graded, student: str, why: str):
+    """The forged frames come before the function's honest (right!) answer: the call is rejected, the process
+    restarted, and the honest scale still scores."""
+    result = big[student]
+    assert_graded(result, 3, [SCALE_CHECK])
+    for check in ADD_CHECKS:
+        assert message(result, check).startswith(f"sent a reply the grader cannot accept ({why}")
+        assert message(result, check).endswith(f"while calling `add` in {check}")
+    assert "the grader cannot accept" in result.reason
+
+
+def test_values_that_may_not_cross_are_rejected(big: Graded):
+    result = big["channel-bad-ext"]
+    assert_graded(result, 0, [])
+    assert "array dtype object may not cross" in message(result, "test_add_integers")
+    assert "unknown extension type 99" in message(result, SCALE_CHECK)
+
+
+def test_a_reply_trickling_in_is_cut_at_the_call_limit(big: Graded):
+    result = big["channel-slow-drip"]
+    assert_graded(result, 3, [SCALE_CHECK])
+    assert all(message(result, c).startswith("took longer than 4 s") for c in ADD_CHECKS)
+
+
+# --- one sandbox, one submission after another: detached processes, atexit, traces left behind --------
+
+DETACHED_NAME = f"agdet{uuid.uuid4().hex[:8]}"  # a process name (comm: at most 15 characters)
+SEQUENTIAL_NEEDLES = [HOST_NEEDLE, DETACHED_NAME, "results.json", "report.xml", "ATEXIT"]
+
+
+# an honest extra cell that needs 300 MiB for a moment, well within the 512 MiB limit
+NEEDS_MEMORY = "import numpy as np\n\nhog = np.ones(300 << 17)\nprint('allocated', hog.nbytes)\ndel hog\n"
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory: pytest.TempPathFactory) -> Graded:
+    """jobs=1, so all share one worker and one sandbox, in this order."""
+    base = tmp_path_factory.mktemp("sequential")
+    course = toy_course(base, time_limit=20, call_time_limit=4, memory="512MiB")
+    marker = f"{HOST_NEEDLE}-left-{uuid.uuid4().hex}"
+    folder = base / "submissions"
+    build(course, folder / "s0-needs-memory.ipynb", after=[NEEDS_MEMORY])
+    build(course, folder / "s1-detached.ipynb", after=[attack("detached_child", name=DETACHED_NAME)])
+    build(course, folder / "s2-atexit.ipynb", after=[attack("atexit_rewrite")])
+    build(course, folder / "s3-writer.ipynb", after=[f"# {marker}\n" + attack("other_writer", marker=marker)])
+    build(course, folder / "s4-follower.ipynb", after=[attack("other_follower", needles=SEQUENTIAL_NEEDLES)])
+    build(course, folder / "s5-root-fill.ipynb", scale=attack("disk_fill", places=["/"]))
+    build(course, folder / "s6-needs-memory.ipynb", after=[NEEDS_MEMORY])
+    alive_after: dict[str, list[int]] = {}
+
+    def on_result(result: GradeResult) -> None:  # the submission has been reaped when its result exists
+        alive_after[result.student] = processes_named(DETACHED_NAME)
+
+    graded = grade_batch(course, folder, jobs=1, on_result=on_result)
+    time.sleep(2)  # a survivor would have had time to rewrite something by now
+    graded.extra.update(alive_after=alive_after, marker=marker, detached_after=processes_named(DETACHED_NAME))
+    return graded
+
+
+def test_a_detached_process_dies_with_its_submission(sequential: Graded):
+    attacker = sequential["s1-detached"]
+    assert "DETACHED started" in attacker.output and "DETACHED alive" in attacker.output, \
+        "the detached process never ran: the test would pass vacuously"
+    # its own forged replies may even break its notebook's run; whatever happens, the wrong add earns nothing
+    assert not set(ADD_CHECKS) & passed(attacker) and attacker.score <= 3
+    assert sequential.extra["alive_after"]["s1-detached"] == [], "it outlived its submission's reaping"
+    assert sequential.extra["detached_after"] == [] and sequential.leftover == {}
+    seen = printed(sequential["s4-follower"], "FOLLOWER")
+    assert DETACHED_NAME not in seen["processes"].values()
+
+
+def test_atexit_handlers_change_nothing(sequential: Graded):
+    result = sequential["s2-atexit"]
+    assert "ATEXIT rewrote the results" in result.output, "the handler never ran: the test would pass vacuously"
+    assert_graded(result, 3, [SCALE_CHECK])
+    assert message(result, "test_add_integers") == "`add` raised SystemExit: 0"
+
+
+def test_results_are_not_rewritten_later(sequential: Graded):
+    assert_graded(sequential["s0-needs-memory"], 6, CHECKS)
+    follower = sequential["s4-follower"]
+    assert_graded(follower, 6, CHECKS)
+    with Store(sequential.course.root / GRADEBOOK) as store:
+        latest = {r.student: r for r in store.latest(ASSIGNMENT)}
+    for student, result in sequential.results.items():
+        on_disk = json.loads(result_json_path(sequential.course.root, result).read_text())
+        assert on_disk == result.to_json(), student
+        assert latest[student].score == result.score and latest[student].tests == result.tests, student
+
+
+def test_the_next_submission_finds_nothing_in_the_wiped_places(sequential: Graded):
+    writer = sequential["s3-writer"]
+    assert "WRITER left its traces; shm segment" in writer.output and "segment -1" not in writer.output
+    seen = printed(sequential["s4-follower"], "FOLLOWER")
+    number = int(seen["cwd"].removeprefix("/work/scratch/s"))  # the zygote numbers the processes it forks
+    assert number >= 5, "the follower should come after the four others in the same sandbox"
+    assert seen["hits"] == [], seen["hits"]
+    cwd = seen["cwd"]
+    left = [p for p in seen["files"] if p not in ("/tmp", "/dev/shm", "/work/scratch", cwd)
+            and not p.startswith(cwd + "/")]
+    assert left == [] and f"{cwd}/toy.ipynb" in seen["files"], seen["files"]
+    assert len(seen["processes"]) == 3, seen["processes"]  # bwrap's init, the zygote, the follower
+
+
+def test_the_next_submission_finds_nothing_anywhere(sequential: Graded):
+    seen = printed(sequential["s4-follower"], "FOLLOWER")
+    # only the three wiped, size-capped tmpfs are writable; the root, /dev, /work and /opt are read-only
+    assert {"/tmp", "/dev/shm", "/work/scratch"} <= set(seen["writable_dirs"])
+    # (and /dev/pts, a devpts: it holds terminals, not files, and they end with the submission's processes)
+    assert [d for d in seen["writable_dirs"] if not d.startswith(("/tmp", "/dev/shm", "/work/scratch"))
+            and d != "/dev/pts"] == []
+    assert seen["elsewhere"] == [], seen["elsewhere"]
+
+
+def test_a_full_root_folder_does_not_starve_the_next_student(sequential: Graded):
+    attacker = sequential["s5-root-fill"]
+    assert "DISK-FILL / full after 0 bytes: Read-only file system" in attacker.output, attacker.output[-500:]
+    assert set(ADD_CHECKS) <= passed(attacker)
+    assert_graded(sequential["s6-needs-memory"], 6, CHECKS)
+
+
+# --- concurrent submissions, and everything the sandbox can see ------------------------------------
+
+TENSOR_CHECKS = '''import pytest
+import torch
+
+
+@pytest.mark.points(1)
+def test_double_type(submission):
+    """double_t returns a float64 tensor of the same length."""
+    out = submission.double_t([1.0, 2.0, 3.0])
+    assert type(out) is torch.Tensor, "double_t should return a torch.Tensor"
+    assert out.dtype == torch.float64 and tuple(out.shape) == (3,), "double_t should keep the length, in float64"
+
+
+@pytest.mark.points(1)
+def test_double_values(submission):
+    """double_t doubles every entry (compared the naive way, with torch's own functions)."""
+    out = submission.double_t([1.0, 2.0, 3.0])
+    assert isinstance(out, torch.Tensor), "double_t should return a tensor"
+    expected = torch.tensor([2.0, 4.0, 6.0], dtype=torch.float64)
+    assert torch.allclose(out, expected) and torch.equal(out, expected), "double_t should double every entry"
+    assert bool((out == expected).all()), "double_t should double every entry"
+'''
+HONEST_DOUBLE = "import torch\n\n\ndef double_t(values):\n    return torch.tensor(values, dtype=torch.float64) * 2\n"
+HIDDEN_TEXT = ["add should return the sum of its arguments", "test_add_integers", "scale should multiply every"]
+
+
+@pytest.fixture(scope="module")
+def isolation(tmp_path_factory: pytest.TempPathFactory) -> Graded:
+    """jobs=2: the writer and the searcher run at the same time in two sandboxes; the course's hidden checks
+    and solutions carry a canary; a tensor check is added for the tensor-subclass attack."""
+    base = tmp_path_factory.mktemp("isolation")
+    canary = f"{HOST_NEEDLE}-{uuid.uuid4().hex}"
+    course = toy_course(base, time_limit=120, call_time_limit=30, memory="1GiB", canary=canary,
+                        extra_hidden={"test_tensor.py": TENSOR_CHECKS})
+    assert canary in (course.root / "solutions" / ASSIGNMENT / "toy.ipynb").read_text()
+    marker = f"{HOST_NEEDLE}-writer-{uuid.uuid4().hex}"
+    folder = base / "submissions"
+    writer = f"# {marker}\n" + attack("other_writer", marker=marker, seconds=20)  # the notebook carries it too
+    build(course, folder / "a-writer.ipynb", after=[writer])
+    needles = [HOST_NEEDLE, *HIDDEN_TEXT, "BEGIN SOLUTION"]
+    build(course, folder / "b-searcher.ipynb", after=[attack("fs_search", needles=needles, watch=20)])
+    build(course, folder / "c-tensor-forged.ipynb", after=[attack("tensor_subclass")])
+    build(course, folder / "d-tensor-honest.ipynb", after=[HONEST_DOUBLE])
+    graded = grade_batch(course, folder, jobs=2)
+    graded.extra.update(canary=canary, marker=marker)
+    return graded
+
+
+def test_hidden_checks_solutions_and_secrets_are_unreachable(isolation: Graded):
+    result = isolation["b-searcher"]
+    assert result.status == Status.graded and set(CHECKS) <= passed(result), result.reason
+    report = printed(result, "FS-SEARCH")
+    # it really looked: most of the visible filesystem, /proc, argv and environment
+    assert report["needles"] == 5
+    assert report["files_read"] > 10_000 and report["files_seen"] >= report["files_read"], report
+    assert report["proc_texts"] >= 6 and len(report["scans"]) > 10, report
+    # The positive control: the generic marker "BEGIN SOLUTION" is in installed packages' public files (nbgrader's
+    # sources and docs, this project's README in its dist-info METADATA), and the search found it there. The
+    # course's own secrets (its canaries, the hidden checks' text) must be found nowhere.
+    found = report["file_hits"]
+    assert any(needle == "BEGIN SOLUTION" and "/site-packages/nbgrader/" in path for path, needle in found), \
+        "the search cannot find anything: the test would pass vacuously"
+    leaks = [(path, needle) for path, needle in found
+             if needle != "BEGIN SOLUTION" or "/site-packages/" not in path]
+    assert leaks == [], leaks
+    assert report["proc_hits"] == [] and report["writable_hits"] == []
+
+
+def test_a_concurrent_submission_is_invisible(isolation: Graded):
+    writer, searcher = isolation["a-writer"], isolation["b-searcher"]
+    assert "WRITER left its traces; shm segment" in writer.output and "segment -1" not in writer.output
+    started = float(re.search(r"WRITER started ([\d.]+)", writer.output).group(1))
+    finished = float(re.search(r"WRITER finished ([\d.]+)", writer.output).group(1))
+    report = printed(searcher, "FS-SEARCH")
+    assert any(started < scan < finished for scan in report["scans"]), "the two did not run at the same time"
+    assert report["started"] < finished and started < report["finished"]
+    # the writer's files, shm segment, socket, process and notebook (which carries the marker) were not found
+    assert not any(isolation.extra["marker"] in json.dumps(hit) for hit in
+                   report["file_hits"] + report["proc_hits"] + report["writable_hits"])
+    assert set(CHECKS) <= passed(writer) and set(CHECKS) <= passed(searcher)
+
+
+def test_a_tensor_subclass_arrives_as_a_plain_tensor_with_its_real_data(isolation: Graded):
+    forged, honest = isolation["c-tensor-forged"], isolation["d-tensor-honest"]
+    assert honest.max_score == 8 and honest.score == 8, honest.tests
+    # exact torch.Tensor of float64 on the trusted side, so the overridden torch.allclose / equal do not apply
+    assert passed(forged) == {*CHECKS, "test_double_type"}, forged.tests
+    assert message(forged, "test_double_values") == "double_t should double every entry"
+    assert forged.score == 7
+
+
+# --- the message format itself (no sandbox) -----------------------------------------------------------
+
+def _crossed(value: Any) -> Any:
+    """What the trusted side gets when the sandbox sends ``value`` as a reply."""
+    frame = protocol.encode({"v": 1, "id": 1, "ok": value})
+    return protocol.decode(frame[4:])["ok"]
+
+
+def test_subclasses_cross_as_their_exact_base_type_with_their_real_data():
+    import torch
+
+    class Forged(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            if func in (torch.allclose, torch.equal, torch.Tensor.__eq__):
+                return True
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    class EqualArray(np.ndarray):
+        def __eq__(self, other):
+            return True
+
+        def __array_function__(self, func, types, args, kwargs):
+            return True
+
+    class EqualInt(int):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = int.__hash__
+
+    forged = torch.zeros(3, dtype=torch.float64).as_subclass(Forged)
+    assert torch.allclose(forged, torch.ones(3, dtype=torch.float64))  # the attack works where it lives
+    tensor = _crossed(forged)
+    assert type(tensor) is torch.Tensor and tensor.dtype == torch.float64 and tensor.tolist() == [0.0, 0.0, 0.0]
+    assert not torch.allclose(tensor, torch.ones(3, dtype=torch.float64))
+    array = _crossed(np.zeros(3).view(EqualArray))
+    assert type(array) is np.ndarray and array.tolist() == [0.0, 0.0, 0.0]
+    assert not np.allclose(array, np.ones(3))
+    number = _crossed(EqualInt(0))
+    assert type(number) is int and number != 42
+    assert _crossed((1, [EqualInt(2)])) == (1, [2])
+
+
+def test_objects_that_are_not_plain_data_do_not_cross():
+    class AlwaysEqual:
+        def __eq__(self, other):
+            return True
+
+    for value in (AlwaysEqual(), [1, AlwaysEqual()], np.array([AlwaysEqual()], dtype=object), {1, 2}):
+        with pytest.raises(protocol.Unencodable):
+            protocol.encode({"v": 1, "id": 1, "ok": value})
+
+
+def _ext(code: int, payload: Any) -> msgpack.ExtType:
+    return msgpack.ExtType(code, msgpack.packb(payload, use_bin_type=True))
+
+
+MALFORMED = {
+    "garbage": b"\xc1" * 16,
+    "truncated": msgpack.packb({"v": 1, "id": 1, "ok": "x" * 100})[:-10],
+    "not a map": msgpack.packb([1, 2, 3]),
+    "wrong version": msgpack.packb({"v": 2, "id": 1, "ok": 1}),
+    "object array": msgpack.packb({"v": 1, "id": 1, "ok": _ext(2, ["|O", [1], b"\0" * 8])}),
+    "datetime array": msgpack.packb({"v": 1, "id": 1, "ok": _ext(2, ["<M8[s]", [1], b"\0" * 8])}),
+    "structured array": msgpack.packb({"v": 1, "id": 1, "ok": _ext(2, ["i4,i4", [1], b"\0" * 8])}),
+    "size mismatch": msgpack.packb({"v": 1, "id": 1, "ok": _ext(2, ["<f8", [4], b"\0" * 7])}),
+    "huge shape": msgpack.packb({"v": 1, "id": 1, "ok": _ext(2, ["<f8", [2**40, 2**40], b""])}),
+    "negative shape": msgpack.packb({"v": 1, "id": 1, "ok": _ext(2, ["<f8", [-1], b""])}),
+    "bad tensor dtype": msgpack.packb({"v": 1, "id": 1, "ok": _ext(4, ["object", [1], b"\0" * 8, "cpu", False])}),
+    "tensor size mismatch": msgpack.packb({"v": 1, "id": 1, "ok": _ext(4, ["float64", [2], b"\0" * 8, "cpu", 0])}),
+    "short scalar": msgpack.packb({"v": 1, "id": 1, "ok": _ext(3, ["<f8"])}),
+    "unknown extension": msgpack.packb({"v": 1, "id": 1, "ok": _ext(99, [1])}),
+    "bad handle": msgpack.packb({"v": 1, "id": 1, "ok": _ext(5, ["1"])}),
+    "deep nesting": b"\x81\xa2ok" + b"\x91" * 100_000 + b"\xc0",
+}
+
+
+@pytest.mark.parametrize("body", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_replies_raise_protocol_error_and_nothing_else(body: bytes):
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode(body)
+
+
+def test_an_oversized_header_is_refused_before_anything_is_read():
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with mine, theirs:
+        theirs.sendall(struct.pack(">I", 0xFFFFFFFF))  # and never a body
+        mine.settimeout(5)
+        started = time.monotonic()
+        with pytest.raises(protocol.ProtocolError, match="over the 1048576-byte limit"):
+            protocol.read_message(mine, 1 << 20)
+        assert time.monotonic() - started < 1
+
+
