@@ -30,8 +30,9 @@ CLOSE_WAIT = 20.0  # seconds a worker gets to remove its sandbox when the batch 
 GRACE = 30.0  # seconds a worker may take beyond the submission's own limit before it is presumed dead
 
 
-def limits_for(assignment: Assignment, jobs: int) -> Limits:
-    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+def limits_for(assignment: Assignment, jobs: int, threads: int | None = None) -> Limits:
+    """The sandbox limits; by default the CPUs are shared out between the parallel jobs as threads."""
+    threads = threads or max(1, (os.cpu_count() or 1) // max(1, jobs))
     return Limits(memory=assignment.memory, call_time=min(assignment.call_time_limit, assignment.time_limit),
                   total_time=assignment.time_limit, threads=threads)
 
@@ -121,7 +122,7 @@ class Pool:
     """``jobs`` workers for one assignment; ``map`` yields (key, Outcome) as runs finish."""
 
     def __init__(self, course: Course, assignment: Assignment, jobs: int = 1, backend: str = "local",
-                 image: str | None = None):
+                 image: str | None = None, threads: int | None = None):
         docker: dict[str, Any] = {}
         if backend == "docker":  # checks the daemon, the image and the GPUs up front; one clear sentence each
             from .docker_backend import prepare
@@ -132,7 +133,7 @@ class Pool:
             remove_stale_cgroups()
         else:
             raise UserError(f"unknown backend {backend!r} (use local or docker)")
-        limits = limits_for(assignment, jobs)
+        limits = limits_for(assignment, jobs, threads)
         public = course.release_dir(assignment)
         self.config = {"hidden_dir": str(course.hidden_tests_dir(assignment).resolve()),
                        "public_dir": str(public.resolve()) if public.is_dir() else None,

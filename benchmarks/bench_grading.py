@@ -6,7 +6,8 @@ Figures, all from one run on this machine:
 - engine overhead: that median minus the submission's own work, measured in-process and warm (running its
   cells plus the call phases of its checks, no sandbox, no protocol, no pytest session);
 - throughput with --jobs 1 and --jobs 2 on copies of the week-1 reference, at steady state (from the first
-  result to the last, so worker start-up is excluded and reported separately).
+  result to the last, so worker start-up is excluded and reported separately); jobs 1 both with its default two
+  threads and with one, the speed-up judged against the faster of the two.
 - Docker backend (when a daemon and the runner image are there): the week-1 per-submission median through
   `--backend docker`, jobs=1, against the local backend's from the same run.
 Targets (issue #3): overhead <= 0.3 s, week-1 median <= 1.5 s, jobs-2 throughput >= 1.7x jobs-1; (issue #5)
@@ -53,10 +54,11 @@ def reference(course: Course, assignment: Assignment) -> list[Path]:
     return [course.solutions_dir(assignment) / name for name in assignment.notebooks]
 
 
-def engine_times(course: Course, assignment: Assignment, copies: int, jobs: int, backend: str = "local") -> dict:
+def engine_times(course: Course, assignment: Assignment, copies: int, jobs: int, backend: str = "local",
+                 threads: int | None = None) -> dict:
     """Grade ``copies`` of the reference; return gaps between results and the start-up time."""
     cells = submission_cells(course, assignment, reference(course, assignment))
-    pool = Pool(course, assignment, jobs, backend=backend)
+    pool = Pool(course, assignment, jobs, backend=backend, threads=threads)
     start = time.monotonic()
     stamps, scores = [], []
     for _key, outcome in pool.map([(i, cells) for i in range(copies)]):
@@ -125,8 +127,14 @@ def main() -> None:
         week1 = cases["week01-markov reference"]
         two = engine_times(*week1, args.copies, jobs=2)
         one = report["week01-markov reference"]["jobs1"]
+        # jobs 1 gets both CPUs as threads by default; small tensors run no faster (often slower) on two, so the
+        # speed-up is also taken against jobs 1 on one thread, and the target is judged on the lower of the two
+        single = engine_times(*week1, args.copies, jobs=1, threads=1)
+        best_one = max(one["throughput_per_s"], single["throughput_per_s"])
         report["throughput"] = {"jobs1_per_s": one["throughput_per_s"], "jobs2_per_s": two["throughput_per_s"],
-                                "speedup": two["throughput_per_s"] / one["throughput_per_s"], "jobs2": two}
+                                "jobs1_one_thread_per_s": single["throughput_per_s"],
+                                "speedup": two["throughput_per_s"] / best_one, "jobs2": two,
+                                "jobs1_one_thread": single}
         report["docker"] = docker_times(week1, args.copies, report["week01-markov reference"])
     os.dup2(saved_stdout, 1)
     trivial, week1r = report["trivial (toy course)"], report["week01-markov reference"]
@@ -150,8 +158,9 @@ def main() -> None:
         lines.append(f"| {label} | {r['per_submission_median_s']:.3f} s | {r['own_work_median_s']:.3f} s | "
                      f"{r['engine_overhead_s']:.3f} s | {r['worker_startup_s']:.2f} s |")
     t = report["throughput"]
-    lines += ["", f"Throughput (week-1 reference, steady state): jobs 1 = {t['jobs1_per_s']:.2f}/s, "
-              f"jobs 2 = {t['jobs2_per_s']:.2f}/s, speed-up {t['speedup']:.2f}x.", ""]
+    lines += ["", f"Throughput (week-1 reference, steady state): jobs 1 = {t['jobs1_per_s']:.2f}/s (two threads), "
+              f"{t['jobs1_one_thread_per_s']:.2f}/s (one thread); jobs 2 = {t['jobs2_per_s']:.2f}/s (one thread "
+              f"each); speed-up {t['speedup']:.2f}x against the faster jobs-1 run.", ""]
     d = report["docker"]
     lines += [f"Docker backend (week-1 reference, jobs 1): median {d['per_submission_median_s']:.3f} s per "
               f"submission, {d['overhead_s']:+.3f} s against the local backend's {d['local_median_s']:.3f} s; worker "

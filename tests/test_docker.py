@@ -43,8 +43,16 @@ from autograder.sandbox import BOOTSTRAP, Limits, SandboxError
 from .conftest import AUTOGRADER, FIXTURES, REPO
 
 E2E = bool(os.environ.get("AUTOGRADER_DOCKER_TESTS"))
-needs_docker = pytest.mark.skipif(not E2E, reason="set AUTOGRADER_DOCKER_TESTS=1 (make docker-test) to run "
-                                                  "the Docker end-to-end tests against a real daemon")
+_skip_without_daemon = pytest.mark.skipif(
+    not E2E, reason="set AUTOGRADER_DOCKER_TESTS=1 (make docker-test) to run the Docker end-to-end tests")
+
+
+def needs_docker(test):
+    """End to end against the daemon: marked `docker` (`make unit` deselects them, `make docker-test` runs them,
+    both in `make test`), and skipped with a reason when someone runs them by hand without a daemon."""
+    return pytest.mark.docker(_skip_without_daemon(test))
+
+
 ATTACKS = Path(__file__).parent / "attacks"
 ASSIGNMENT = "week00-toy"
 CHECKS = ("test_add_integers", "test_add_floats", "test_scale")
