@@ -261,8 +261,10 @@ def _remove_tree(path: str) -> None:
             os.rmdir(full)
 
 
-def wipe() -> None:
-    """Empty every writable place and drop System V IPC objects."""
+def wipe(keep: list[str] | tuple[str, ...] = ()) -> None:
+    """Empty every writable place and drop System V IPC objects. ``keep``: read-only runtime folders bound inside
+    a wiped place; they and the folders leading to them stay (if one was moved away, this raises, the zygote dies
+    and the trusted side starts a fresh sandbox)."""
     for place in WIPE:
         if not os.path.isdir(place):
             continue
@@ -270,14 +272,10 @@ def wipe() -> None:
             os.chmod(place, 0o1777 if place != SCRATCH else 0o755)
         except PermissionError:  # in a container, /tmp and /dev/shm belong to root (mode 1777 already)
             pass
-        for name in os.listdir(place):
-            full = os.path.join(place, name)
-            if os.path.isdir(full) and not os.path.islink(full):
-                os.chmod(full, 0o700)
-                _remove_tree(full)
-                os.rmdir(full)
-            else:
-                os.unlink(full)
+        _empty(place, keep)
+    for folder in keep:
+        if not os.path.ismount(folder):
+            raise RuntimeError(f"{folder} is no longer where the runtime was mounted")
     libc = ctypes.CDLL(None, use_errno=True)
     for kind, remove in (("shm", libc.shmctl), ("msg", libc.msgctl), ("sem", libc.semctl)):
         try:
@@ -287,6 +285,21 @@ def wipe() -> None:
             continue
         for ipc_id in ids:
             remove(ipc_id, 0, 0) if kind == "sem" else remove(ipc_id, 0, None)  # IPC_RMID == 0
+
+
+def _empty(folder: str, keep: list[str] | tuple[str, ...]) -> None:
+    for name in os.listdir(folder):
+        full = os.path.join(folder, name)
+        if full in keep:
+            continue
+        if any(k.startswith(full + "/") for k in keep) and os.path.isdir(full) and not os.path.islink(full):
+            _empty(full, keep)  # a folder on the way to a kept one: empty it around the mount
+        elif os.path.isdir(full) and not os.path.islink(full):
+            os.chmod(full, 0o700)
+            _remove_tree(full)
+            os.rmdir(full)
+        else:
+            os.unlink(full)
 
 
 def _reply(control: socket.socket, message: dict[str, Any]) -> None:
@@ -305,7 +318,8 @@ def zygote(settings: dict[str, Any]) -> None:
     control = _control_socket(settings)
     _preimport(settings.get("preimport", []))
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    wipe()
+    keep = settings.get("keep", [])
+    wipe(keep)
     _reply(control, {"ready": True})
     child, number = 0, 0
     while True:
@@ -340,7 +354,7 @@ def zygote(settings: dict[str, Any]) -> None:
                 except ChildProcessError:
                     status = None
             kill_everything_else()
-            wipe()
+            wipe(keep)
             child = 0
             _reply(control, {"reaped": True, "status": status})
         else:

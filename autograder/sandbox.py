@@ -234,11 +234,20 @@ def runtime_binds() -> list[str]:
             args += ["--ro-bind", top, top]
     for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives", "/etc/ssl/certs"):
         args += ["--ro-bind-try", etc, etc]
-    prefixes = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}
-    for prefix in sorted(prefixes):
-        if not prefix.startswith("/usr/"):
-            args += ["--ro-bind", prefix, prefix]
+    for prefix in runtime_prefixes():
+        args += ["--ro-bind", prefix, prefix]
     return args
+
+
+def runtime_prefixes() -> list[str]:
+    """This Python's installation and environment, where they are not under /usr."""
+    prefixes = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}
+    return sorted(p for p in prefixes if not p.startswith("/usr/"))
+
+
+def kept_in_wiped_places() -> list[str]:
+    """The runtime folders that are bound inside a place the runner wipes (/tmp, /dev/shm, /work/scratch)."""
+    return [p for p in runtime_prefixes() if p.startswith(("/tmp/", "/dev/shm/", "/work/scratch/"))]
 
 
 def gpu_binds() -> list[str]:
@@ -247,13 +256,15 @@ def gpu_binds() -> list[str]:
 
 def bwrap_command(runner_dir: Path, public_dir: Path | None, limits: Limits, gpu: bool,
                   settings: dict) -> list[str]:
+    # the wiped tmpfs first, the runtime after: a runtime under /tmp (a venv in a CI checkout there) is bound on
+    # top of the tmpfs instead of being hidden by it, and the runner's wipe leaves it alone (settings["keep"])
     cmd = [bwrap_path(), "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
            "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox",
-           *runtime_binds(), "--ro-bind", str(runner_dir), "/opt/autograder",
            "--proc", "/proc", "--dev", "/dev",
            "--size", str(limits.scratch), "--tmpfs", "/dev/shm",
            "--size", str(limits.scratch), "--tmpfs", "/tmp",
-           "--size", str(limits.scratch), "--tmpfs", "/work/scratch"]
+           "--size", str(limits.scratch), "--tmpfs", "/work/scratch",
+           *runtime_binds(), "--ro-bind", str(runner_dir), "/opt/autograder"]
     if public_dir is not None and public_dir.is_dir():
         cmd += ["--ro-bind", str(public_dir), "/work/public"]
     if gpu:
@@ -343,6 +354,7 @@ class Sandbox:
         self.cgroup = Cgroup.create()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         settings = {"control_fd": theirs.fileno(), "preimport": self.preimport, "threads": self.limits.threads,
+                    "keep": kept_in_wiped_places(),
                     "limits": {
             "file_size": self.limits.file_size, "nofile": self.limits.nofile, "message": self.limits.message,
             "address_space": 0 if self.cgroup else self.limits.memory}}

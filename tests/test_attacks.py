@@ -44,89 +44,39 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
-import nbformat
 import numpy as np
 import pytest
-import yaml
 
 from autograder import protocol
-from autograder.config import Course, load_course
+from autograder.config import Course
 from autograder.grading import GRADEBOOK, grade
-from autograder.release import release
 from autograder.reports import result_json_path
 from autograder.results import GradeResult, Status
+from autograder.sandbox import kept_in_wiped_places
 from autograder.store import Store
 
-from .conftest import FIXTURES
+from .corpus import (
+    ASSIGNMENT,
+    CHECKS,
+    attack,
+    attack_cells,
+    build,
+    host_listeners,
+    message,
+    passed,
+    printed,
+    processes_named,
+    toy_course,
+)
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
-ATTACKS = Path(__file__).parent / "attacks"
-ASSIGNMENT = "week00-toy"
-CHECKS = ("test_add_integers", "test_add_floats", "test_scale")  # 2 + 1 + 3 points
 ADD_CHECKS, SCALE_CHECK = CHECKS[:2], CHECKS[2]
 RUN_MARK = f"AG_ATTACK_RUN={uuid.uuid4().hex}"  # in the environment of every bwrap this module starts
 HOST_NEEDLE = "AGCANARY"  # prefix of every canary and marker the isolation batch plants
 # what the big batch's attackers leave in the sandbox; the last student looks for it in the same sandbox
 LEFTOVERS = ["fill-", "conftest.py", "pytest.ini", "sitecustomize", "usercustomize", "evilplugin", "results.json",
              "result.json", "report.xml", "numpy.py", "torch.py", "FORGED"]
-
-
-# --- building submissions ------------------------------------------------------------------------
-
-def attack(name: str, /, **params: Any) -> str:
-    """The code of tests/attacks/<name>.py, with ``PARAMS = {...}`` in front when the attack takes parameters."""
-    code = (ATTACKS / f"{name}.py").read_text(encoding="utf-8")
-    if name.startswith("channel_"):
-        code = (ATTACKS / "_channel.py").read_text(encoding="utf-8") + "\n\n" + code
-    return (f"PARAMS = {params!r}\n" if params else "") + code
-
-
-def attack_cells(name: str) -> list[str]:
-    """An attack written as several cells, separated by ``# %%`` lines."""
-    return [cell.strip() + "\n" for cell in attack(name).split("\n# %%\n")]
-
-
-def build(course: Course, path: Path, *, add: str | None = None, scale: str | None = None,
-          before: tuple[str, ...] = (), after: tuple[str, ...] | list[str] = ()) -> Path:
-    """The released reference with answer cells replaced and code cells added before or after all others."""
-    nb = nbformat.read(course.root / "solutions" / ASSIGNMENT / "toy.ipynb", as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id == "answer-add" and add is not None:
-            cell.source = add
-        if grade_id == "answer-scale" and scale is not None:
-            cell.source = scale
-    extra = lambda source, n: nbformat.v4.new_code_cell(source, id=f"attack-{n}")  # noqa: E731
-    nb.cells = ([extra(s, i) for i, s in enumerate(before)] + nb.cells
-                + [extra(s, 100 + i) for i, s in enumerate(after)])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
-
-
-def toy_course(base: Path, *, extra_hidden: dict[str, str] | None = None, canary: str | None = None,
-               **limits: Any) -> Course:
-    """A released copy of the toy course with its limits lowered (``time_limit``, ``call_time_limit``, ``memory``)."""
-    root = base / "course"
-    shutil.copytree(FIXTURES / "toycourse", root, ignore=shutil.ignore_patterns("release", "solutions", "__pycache__"))
-    data = yaml.safe_load((root / "course.yml").read_text())
-    data["assignments"][0].update(limits)
-    (root / "course.yml").write_text(yaml.safe_dump(data, sort_keys=False)
-                                     + (f"# {canary}-course-yml\n" if canary else ""))
-    hidden = root / "tests" / "hidden" / ASSIGNMENT
-    for name, text in (extra_hidden or {}).items():
-        (hidden / name).write_text(text)
-    if canary:  # secrets a submission must never see: in the hidden checks and inside a solution region
-        test_file = hidden / "test_toy.py"
-        test_file.write_text(test_file.read_text() + f"\n# {canary}-hidden-checks\n")
-        source = root / "source" / ASSIGNMENT / "toy.ipynb"
-        text = source.read_text()
-        assert text.count('"    return a + b\\n"') == 1
-        source.write_text(text.replace('"    return a + b\\n"', f'"    return a + b  # {canary}-solution\\n"'))
-    course = load_course(root / "course.yml")
-    release(course)
-    return course
 
 
 # --- watching the host ---------------------------------------------------------------------------
@@ -161,11 +111,6 @@ def sandbox_processes() -> dict[int, str]:
         found |= new
         grew = bool(new)
     return {pid: _read(f"/proc/{pid}/comm").strip() for pid in found}
-
-
-def processes_named(name: str) -> list[int]:
-    """Host processes whatever their ancestry (an escaped one would have none) whose comm is ``name``."""
-    return [int(p) for p in os.listdir("/proc") if p.isdigit() and _read(f"/proc/{p}/comm").strip() == name]
 
 
 def wait_no_sandbox_processes(timeout: float = 10.0) -> dict[int, str]:
@@ -265,22 +210,6 @@ def grade_batch(course: Course, folder: Path, jobs: int,
 
 # --- reading results -----------------------------------------------------------------------------
 
-def passed(result: GradeResult) -> set[str]:
-    return {t.name for t in result.tests if t.passed}
-
-
-def message(result: GradeResult, check: str) -> str:
-    return next(t.message for t in result.tests if t.name == check)
-
-
-def printed(result: GradeResult, tag: str) -> Any:
-    """The JSON a submission printed after ``tag`` (a line ``TAG {json}``)."""
-    for line in result.output.splitlines():
-        if line.startswith(tag + " "):
-            return json.loads(line[len(tag) + 1:])
-    raise AssertionError(f"{result.student} printed no {tag} line; output: {result.output[-2000:]!r}")
-
-
 def assert_graded(result: GradeResult, score: float, passing: set[str] | tuple[str, ...]) -> None:
     assert result.status == Status.graded, (result.status, result.reason)
     assert result.max_score == 6
@@ -333,28 +262,16 @@ def big_students(port: int, abstract: str) -> dict[str, dict[str, Any]]:
 def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Graded]:
     base = tmp_path_factory.mktemp("big")
     course = toy_course(base, time_limit=20, call_time_limit=4, memory="512MiB")
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.setblocking(False)
-    abstract = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    abstract_name = f"ag-attack-{uuid.uuid4().hex}"
-    abstract.bind("\0" + abstract_name)
-    abstract.listen()
-    abstract.setblocking(False)
     folder = base / "submissions"
-    for student, parts in big_students(listener.getsockname()[1], abstract_name).items():
-        build(course, folder / f"{student}.ipynb", **parts)
-    graded = grade_batch(course, folder, jobs=2)
-    accepted = []
-    for server in (listener, abstract):
-        with contextlib.suppress(BlockingIOError):
-            accepted.append(server.accept())
-    graded.extra["accepted"] = accepted
+    with host_listeners() as listening:
+        for student, parts in big_students(listening.port, listening.abstract).items():
+            build(course, folder / f"{student}.ipynb", **parts)
+        graded = grade_batch(course, folder, jobs=2)
+    graded.extra["accepted"] = listening.accepted
     graded.extra["host_fill_files"] = [str(p) for p in [*Path("/tmp").glob("fill-*.bin"),
                                                         *Path("/dev/shm").glob("fill-*.bin"),
                                                         *course.root.rglob("fill-*.bin")]]
     yield graded
-    listener.close()
-    abstract.close()
 
 
 # --- the big batch: safety of the host and the grader --------------------------------------------
@@ -701,7 +618,9 @@ def test_the_next_submission_finds_nothing_in_the_wiped_places(sequential: Grade
     assert number >= 5, "the follower should come after the four others in the same sandbox"
     assert seen["hits"] == [], seen["hits"]
     cwd = seen["cwd"]
-    left = [p for p in seen["files"] if p not in ("/tmp", "/dev/shm", "/work/scratch", cwd)
+    # the runtime, when it lives under /tmp (a checkout there), is bound read-only inside the wiped /tmp and stays
+    runtime = {str(parent) for kept in kept_in_wiped_places() for parent in (Path(kept), *Path(kept).parents)}
+    left = [p for p in seen["files"] if p not in ("/tmp", "/dev/shm", "/work/scratch", cwd, *runtime)
             and not p.startswith(cwd + "/")]
     assert left == [] and f"{cwd}/toy.ipynb" in seen["files"], seen["files"]
     assert len(seen["processes"]) == 3, seen["processes"]  # bwrap's init, the zygote, the follower

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import threading
@@ -27,20 +26,18 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
-import yaml
 
 from autograder import docker_backend as db
 from autograder.config import Course, load_course
 from autograder.engine import Pool, prepare
 from autograder.errors import UserError
 from autograder.grading import grade
-from autograder.release import release
 from autograder.results import GradeResult, Status
 from autograder.sandbox import BOOTSTRAP, Limits, SandboxError
 
-from .conftest import AUTOGRADER, FIXTURES, REPO
+from .conftest import AUTOGRADER, REPO
+from .corpus import ASSIGNMENT, CHECKS, attack, build, host_listeners, passed, printed, processes_named, toy_course
 
 E2E = bool(os.environ.get("AUTOGRADER_DOCKER_TESTS"))
 _skip_without_daemon = pytest.mark.skipif(
@@ -53,9 +50,6 @@ def needs_docker(test):
     return pytest.mark.docker(_skip_without_daemon(test))
 
 
-ATTACKS = Path(__file__).parent / "attacks"
-ASSIGNMENT = "week00-toy"
-CHECKS = ("test_add_integers", "test_add_floats", "test_scale")
 GPU_UUID = "GPU-6f1c2a3b-4d5e-6f70-8192-a3b4c5d6e7f8"
 MIG_UUID = "MIG-0c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f"
 
@@ -229,51 +223,6 @@ def toy_course_copy(tmp_path: Path) -> Course:
     return toy_course(tmp_path)
 
 
-def toy_course(base: Path, **limits: Any) -> Course:
-    root = base / "course"
-    shutil.copytree(FIXTURES / "toycourse", root, ignore=shutil.ignore_patterns("release", "solutions", "__pycache__"))
-    if limits:
-        data = yaml.safe_load((root / "course.yml").read_text())
-        data["assignments"][0].update(limits)
-        (root / "course.yml").write_text(yaml.safe_dump(data, sort_keys=False))
-    course = load_course(root / "course.yml")
-    release(course)
-    return course
-
-
-def attack(file: str, /, **params: Any) -> str:
-    code = (ATTACKS / f"{file}.py").read_text(encoding="utf-8")
-    return (f"PARAMS = {params!r}\n" if params else "") + code
-
-
-def build(course: Course, path: Path, *, add: str | None = None, scale: str | None = None,
-          after: tuple[str, ...] = (), blank: bool = False) -> Path:
-    """The toy reference (or the blank release) with answer cells replaced or code cells appended."""
-    origin = "release" if blank else "solutions"
-    nb = nbformat.read(course.root / origin / ASSIGNMENT / "toy.ipynb", as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id == "answer-add" and add is not None:
-            cell.source = add
-        if grade_id == "answer-scale" and scale is not None:
-            cell.source = scale
-    nb.cells += [nbformat.v4.new_code_cell(s, id=f"attack-{i}") for i, s in enumerate(after)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
-
-
-def passed(result: GradeResult) -> set[str]:
-    return {t.name for t in result.tests if t.passed}
-
-
-def printed(result: GradeResult, tag: str) -> Any:
-    for line in result.output.splitlines():
-        if line.startswith(tag + " "):
-            return json.loads(line[len(tag) + 1:])
-    raise AssertionError(f"{result.student} printed no {tag} line; output: {result.output[-2000:]!r}")
-
-
 def docker_ps(*filters: str) -> list[str]:
     args = [a for f in filters for a in ("--filter", f)]
     out = subprocess.run(["docker", "ps", "--all", "--quiet", *args], capture_output=True, text=True, timeout=60)
@@ -368,49 +317,24 @@ def both(image: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict
     course = toy_course(base, time_limit=90, call_time_limit=4, memory="1GiB")  # the file search takes a while
     hidden = course.root / "tests" / "hidden" / ASSIGNMENT / "test_toy.py"
     hidden.write_text(hidden.read_text() + f"\n# {CANARY}\n")   # the search must not find it
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.setblocking(False)
-    abstract = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    abstract_name = f"ag-docker-attack-{uuid.uuid4().hex}"
-    abstract.bind("\0" + abstract_name)
-    abstract.listen()
-    abstract.setblocking(False)
     folder = base / "submissions"
-    for student, parts in attack_students(listener.getsockname()[1], abstract_name).items():
-        build(course, folder / f"{student}.ipynb", **parts)
     results: dict[str, dict[str, GradeResult]] = {}
     detached_after: dict[str, list[int]] = {}
-    for backend in ("docker", "local"):
-        def on_result(result: GradeResult, backend: str = backend) -> None:
-            if result.student == "detached-child":
-                detached_after[backend] = processes_named(DETACHED)
-        batch = grade(course, course.assignment(ASSIGNMENT), submissions=folder, jobs=2, regrade=True,
-                      backend=backend, on_result=on_result)
-        results[backend] = {r.student: r for r in batch.results}
-        if backend == "docker":
-            results["docker-leftovers"] = wait_until_clean()  # type: ignore[assignment]
-    accepted = []
-    for server in (listener, abstract):
-        try:
-            accepted.append(server.accept())
-        except BlockingIOError:
-            pass
-    results["extra"] = {"accepted": accepted, "detached_after": detached_after,  # type: ignore[dict-item]
+    with host_listeners() as listening:
+        for student, parts in attack_students(listening.port, listening.abstract).items():
+            build(course, folder / f"{student}.ipynb", **parts)
+        for backend in ("docker", "local"):
+            def on_result(result: GradeResult, backend: str = backend) -> None:
+                if result.student == "detached-child":
+                    detached_after[backend] = processes_named(DETACHED)
+            batch = grade(course, course.assignment(ASSIGNMENT), submissions=folder, jobs=2, regrade=True,
+                          backend=backend, on_result=on_result)
+            results[backend] = {r.student: r for r in batch.results}
+            if backend == "docker":
+                results["docker-leftovers"] = wait_until_clean()  # type: ignore[assignment]
+    results["extra"] = {"accepted": listening.accepted, "detached_after": detached_after,  # type: ignore[dict-item]
                         "host_fill": [str(p) for p in Path("/tmp").glob("fill-*.bin")]}
-    listener.close()
-    abstract.close()
     return results
-
-
-def processes_named(name: str) -> list[int]:
-    found = []
-    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
-        try:
-            if Path(f"/proc/{pid}/comm").read_text().strip() == name:
-                found.append(int(pid))
-        except OSError:
-            pass
-    return found
 
 
 def _summary(result: GradeResult) -> tuple:
