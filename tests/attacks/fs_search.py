@@ -20,10 +20,18 @@ MAX_SIZE = 2_000_000
 WRITABLE = ("/tmp", "/work/scratch", "/dev/shm")
 
 
-def _paths(top, skip=()):
+def _read_only(path):
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return True
+
+
+def _paths(top, skip=(), writable_only=False):
     found = []
     for root, dirs, files in os.walk(top):
-        dirs[:] = [d for d in dirs if os.path.join(root, d) not in skip]
+        dirs[:] = [d for d in dirs if os.path.join(root, d) not in skip
+                   and not (writable_only and _read_only(os.path.join(root, d)))]
         found += [os.path.join(root, name) for name in files]
     return found
 
@@ -90,7 +98,7 @@ def _watch():
     end = time.time() + PARAMS.get("watch", 0)
     while True:
         count, hits = _proc()
-        read, writable_hits = _scan([p for top in WRITABLE for p in _paths(top)])
+        read, writable_hits = _scan([p for top in WRITABLE for p in _paths(top, writable_only=True)])
         seen["scans"].append(time.time())
         seen["proc_texts"] = max(seen["proc_texts"], count)
         seen["writable_read"] = max(seen["writable_read"], read)
