@@ -288,6 +288,30 @@ def test_week1_reference_and_blank_score_the_same_through_docker(image: str):
     assert volumes() == before
 
 
+@needs_docker
+def test_the_demo_samples_score_the_same_through_docker(image: str, tmp_path: Path):
+    """`autograder grade week01-markov --backend docker` on examples/submissions (perfect, partial, blank,
+    corrupt, empty and the malicious ones) gives every student the same status, score and passing checks as the
+    local sandbox."""
+    root = tmp_path / "course"
+    root.mkdir()
+    shutil.copy(REPO / "course.yml", root / "course.yml")
+    for part in ("source", "release/week01-markov", "tests/hidden/week01-markov"):
+        shutil.copytree(REPO / part, root / part)
+    course = load_course(root / "course.yml")
+    samples = REPO / "examples" / "submissions"
+    results = {}
+    for backend in ("docker", "local"):
+        batch = grade(course, course.assignment("week01-markov"), submissions=samples, jobs=2, regrade=True,
+                      backend=backend)
+        results[backend] = {r.student: _summary(r) for r in batch.results}
+    assert len(results["docker"]) == len(list(samples.glob("*.ipynb"))) >= 10
+    assert results["docker"]["perfect"][1] == results["docker"]["perfect"][2] == 29
+    assert results["docker"]["blank"][1] == 0 and results["docker"]["corrupt"][0] == Status.ungradable
+    assert results["docker"] == results["local"]
+    assert wait_until_clean() == ([], [], [])
+
+
 # --- end to end: the attack corpus, through both backends ----------------------------------------
 
 DISK_PLACES = {"scratch": "/work/scratch", "tmp": "/tmp", "shm": "/dev/shm", "root": "/"}
