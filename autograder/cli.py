@@ -140,9 +140,20 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
         progress.update(task, total=total)
         progress.start()
 
+    saved = []
+
+    def finished(result: object) -> None:
+        saved.append(result)
+        progress.advance(task)
+
     try:
         batch = grade_batch(c, a, submissions=submissions, jobs=jobs, regrade=regrade, backend=backend, image=image,
-                            on_total=started, on_result=lambda r: progress.advance(task))
+                            on_total=started, on_result=finished)
+    except KeyboardInterrupt:
+        progress.stop()
+        err.print(f"interrupted: {len(saved)} result(s) of this run are saved in the gradebook; run the same command "
+                  "again to grade the rest", soft_wrap=True)
+        raise typer.Exit(130) from None
     finally:
         progress.stop()
     with Store(c.root / GRADEBOOK) as store:

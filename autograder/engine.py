@@ -61,22 +61,28 @@ def outcome_from(data: dict[str, Any]) -> Outcome:
 
 
 class WorkerProcess:
-    """One `python -m autograder.worker` child, spoken to in JSON lines."""
+    """One `python -m autograder.worker` child, spoken to in JSON lines.
+
+    It runs in a session of its own, so a Ctrl-C at the terminal reaches only the grader, which then stops its
+    workers in order (:meth:`close`); a grader killed outright takes its workers with it (PR_SET_PDEATHSIG).
+    """
 
     def __init__(self, config: dict[str, Any], timeout: float):
         self.config, self.timeout = config, timeout
         self.process: subprocess.Popen | None = None
         self._next = 0
+        self._lock = threading.Lock()
+        self.stopping = False
 
     def start(self) -> None:
         env = {**os.environ, "OMP_NUM_THREADS": str(self.config["limits"]["threads"]), "MPLBACKEND": "Agg",
                "PYTHONDONTWRITEBYTECODE": "1"}
         self.process = subprocess.Popen([sys.executable, "-I", "-m", "autograder.worker", json.dumps(self.config)],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        text=True, env=env, bufsize=1)
+                                        text=True, env=env, bufsize=1, start_new_session=True)
         hello = self._read(WORKER_START_TIMEOUT)
         if not hello or not hello.get("ready"):
-            self.close(graceful=False)
+            self.close("kill")
             raise UserError(f"a grading worker could not start its sandbox: {(hello or {}).get('error', 'no reply')}")
 
     def _read(self, timeout: float) -> dict[str, Any] | None:
@@ -89,6 +95,8 @@ class WorkerProcess:
         return json.loads(box[0])
 
     def run(self, cells: list[CodeCell]) -> dict[str, Any]:
+        if self.stopping:
+            return {"infrastructure_error": "the batch was interrupted"}
         if self.process is None or self.process.poll() is not None:
             self.start()
         self._next += 1
@@ -96,26 +104,33 @@ class WorkerProcess:
         self.process.stdin.flush()
         reply = self._read(self.timeout)
         if reply is None or reply.get("id") != self._next:
-            self.close(graceful=False)
+            if not self.stopping:  # (a worker being stopped is already taken care of)
+                self.close("kill")
             return {"infrastructure_error": "the grading worker stopped answering"}
         return reply
 
-    def close(self, graceful: bool = True) -> None:
-        """End the worker. Gracefully, closing its input lets it remove its sandbox (processes, cgroup, runner
-        folder) itself; a worker that does not finish within CLOSE_WAIT, or one that stopped answering, is
-        killed, and the next pool removes what it left (sandbox.remove_stale_cgroups)."""
-        if self.process is None:
-            return
-        if graceful and self.process.poll() is None:
-            try:
-                self.process.stdin.close()
-                self.process.wait(CLOSE_WAIT)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        self.process = None
+    def close(self, how: str = "finish") -> None:
+        """End the worker and its sandbox (processes, cgroup, runner folder).
+
+        ``finish``: close its input; it ends after the submission in hand. ``now``: SIGTERM; it abandons the
+        submission. Either way it removes its sandbox itself within CLOSE_WAIT, or is killed. ``kill``: at once
+        (a worker that stopped answering); the next pool removes what it left (sandbox.remove_stale_cgroups).
+        """
+        with self._lock:
+            if self.process is None:
+                return
+            if how != "kill" and self.process.poll() is None:
+                try:
+                    if how == "now":
+                        self.process.terminate()
+                    self.process.stdin.close()
+                    self.process.wait(CLOSE_WAIT)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            self.process = None
 
 
 class Pool:
@@ -143,15 +158,17 @@ class Pool:
         self.timeout = assignment.time_limit + GRACE
 
     def map(self, items: list[tuple[Any, list[CodeCell]]]) -> Iterator[tuple[Any, Outcome]]:
+        """Grade ``items`` on the workers; closing the generator early (an interrupt) stops them in order."""
         todo: queue.Queue = queue.Queue()
         for item in items:
             todo.put(item)
         done: queue.Queue = queue.Queue()
         workers = [WorkerProcess(self.config, self.timeout) for _ in range(min(self.jobs, len(items)))]
+        stop = threading.Event()
 
         def drive(worker: WorkerProcess) -> None:
             try:
-                while True:
+                while not stop.is_set():
                     try:
                         key, cells = todo.get_nowait()
                     except queue.Empty:
@@ -161,18 +178,32 @@ class Pool:
                     except Exception as exc:  # noqa: BLE001 - one broken run must not stop the batch
                         done.put((key, Outcome(CheckRun(), error=f"{type(exc).__name__}: {exc}")))
             finally:
-                worker.close()
+                if not stop.is_set():
+                    worker.close()
 
         threads = [threading.Thread(target=drive, args=(w,), daemon=True) for w in workers]
         for thread in threads:
             thread.start()
-        for _ in items:
-            yield done.get()
-        for thread in threads:
-            thread.join()
-        if self.config.get("backend") == "docker":  # the workers were killed: remove what they left, now
-            from .docker_backend import remove_stale_containers
-            remove_stale_containers()
+        finished = False
+        try:
+            for _ in items:
+                yield done.get()
+            finished = True
+        finally:
+            if not finished:  # interrupted: abandon the submissions in hand, remove every sandbox
+                stop.set()
+                for worker in workers:
+                    worker.stopping = True
+                closers = [threading.Thread(target=w.close, args=("now",)) for w in workers]
+                for closer in closers:
+                    closer.start()
+                for closer in closers:
+                    closer.join()
+            for thread in threads:
+                thread.join()
+            if self.config.get("backend") == "docker":  # anything a killed worker left: remove it now
+                from .docker_backend import remove_stale_containers
+                remove_stale_containers()
 
 
 def release_imports(course: Course, assignment: Assignment) -> list[str]:

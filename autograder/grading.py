@@ -7,6 +7,7 @@ grader killed at any point and started again finishes the batch without regradin
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,10 +90,11 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
             started = {sub.student: now_iso() for sub, _ in todo}
             by_student = {sub.student: sub for sub, _ in todo}
             items = [(sub.student, cells) for sub, cells in todo]
-            for student, outcome in pool.map(items):
-                sub = by_student[student]
-                _save(course, store, sub, _result(sub, assignment, outcome, started[student], backend), batch,
-                      on_result)
+            with contextlib.closing(pool.map(items)) as outcomes:  # an interrupt stops the workers in order
+                for student, outcome in outcomes:
+                    sub = by_student[student]
+                    _save(course, store, sub, _result(sub, assignment, outcome, started[student], backend), batch,
+                          on_result)
     batch.seconds = time.monotonic() - begin
     return batch
 

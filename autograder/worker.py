@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,7 @@ def main() -> None:
         sys.exit(1)
     channel.write(json.dumps({"ready": True}) + "\n")
     channel.flush()
+    signal.signal(signal.SIGTERM, _stop)
     try:
         for line in sys.stdin:
             job = json.loads(line)
@@ -108,10 +110,24 @@ def main() -> None:
             except SandboxError as exc:
                 worker.sandbox.restart()
                 data = {"infrastructure_error": str(exc)}
+            if STOPPING.is_set():  # pytest turned the interrupt into an "interrupted" session: abandon it
+                break
             channel.write(json.dumps({"id": job["id"], **data}) + "\n")
             channel.flush()
+    except KeyboardInterrupt:
+        pass
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the clean-up itself is not interrupted
         worker.close()
+
+
+STOPPING = threading.Event()
+
+
+def _stop(signum: int, frame: Any) -> None:
+    """SIGTERM from the engine (the batch was interrupted): abandon the submission in hand, then clean up."""
+    STOPPING.set()
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from autograder.release import release
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[1]
-AUTOGRADER = [sys.executable, "-m", "autograder.cli"]
+AUTOGRADER = [sys.executable, "-m", "autograder"]
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 from autograder.config import Course
 from autograder.store import Store
 
-from .conftest import cli
+from .conftest import AUTOGRADER, cli
 
 STUDENTS = ["ana", "ben", "cho", "dev", "eli", "fay"]
 
@@ -126,6 +127,37 @@ def test_sigkill_midway_then_rerun_gives_the_same_gradebook(toy: Course, tmp_pat
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         runs = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
     assert runs == len(STUDENTS), "nothing graded twice, nothing lost"
+
+
+def test_ctrl_c_midway_stops_cleanly_and_the_rerun_finishes(toy: Course, tmp_path: Path):
+    """SIGINT (Ctrl-C at the terminal): the results so far stay, the workers remove their sandboxes, one line
+    says what to do, and the rerun grades only the rest."""
+    folder = _submissions(toy)
+    runner_dirs_before = set(Path(tempfile.gettempdir()).glob("ag-runner-*"))
+    grader = subprocess.Popen([*AUTOGRADER, "grade", "week00-toy", "--submissions", str(folder)], cwd=toy.root,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "COLUMNS": "200"})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if 1 <= len(_gradebook(toy.root)) < len(STUDENTS):
+                break
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.05)
+    grader.send_signal(signal.SIGINT)
+    _, stderr = grader.communicate(timeout=60)
+    assert grader.returncode == 130
+    partial = _gradebook(toy.root)
+    assert 1 <= len(partial) < len(STUDENTS), "the interrupt should land mid-batch"
+    assert "Traceback" not in stderr
+    assert f"interrupted: {len(partial)} result(s) of this run are saved in the gradebook" in stderr
+    assert not _sandbox_processes(toy.root), "the workers and their sandboxes are gone when the grader exits"
+    assert set(Path(tempfile.gettempdir()).glob("ag-runner-*")) <= runner_dirs_before, "runner folders removed"
+
+    rerun = cli("grade", "week00-toy", "--submissions", str(folder), cwd=toy.root)
+    assert rerun.returncode == 0 and f"{len(partial)} already graded" in rerun.stdout
+    assert len(_gradebook(toy.root)) == len(STUDENTS)
 
 
 @pytest.mark.parametrize("flag", ["--submissions", None])
