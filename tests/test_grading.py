@@ -92,6 +92,19 @@ def _sandbox_processes(root: Path) -> list[str]:
     return [line for line in out.splitlines() if str(root) in line and ("bwrap" in line or "autograder.worker" in line)]
 
 
+def _wait_until_partly_graded(root: Path, timeout: float = 120) -> None:
+    """Until some, but not all, results are committed to the gradebook."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (root / "gradebook.db").exists():
+            try:
+                if 1 <= len(_gradebook(root)) < len(STUDENTS):
+                    return
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.05)
+
+
 def test_sigkill_midway_then_rerun_gives_the_same_gradebook(toy: Course, tmp_path: Path):
     folder = _submissions(toy)
     twin = tmp_path / "twin"
@@ -103,15 +116,7 @@ def test_sigkill_midway_then_rerun_gives_the_same_gradebook(toy: Course, tmp_pat
     grader = subprocess.Popen([sys.executable, "-m", "autograder.cli", "grade", "week00-toy", "--submissions",
                                str(folder)], cwd=toy.root, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:   # wait until some, but not all, results are committed
-        if (toy.root / "gradebook.db").exists():
-            try:
-                if 1 <= len(_gradebook(toy.root)) < len(STUDENTS):
-                    break
-            except sqlite3.OperationalError:
-                pass
-        time.sleep(0.05)
+    _wait_until_partly_graded(toy.root)
     grader.send_signal(signal.SIGKILL)
     grader.wait()
     partial = _gradebook(toy.root)
@@ -137,14 +142,7 @@ def test_ctrl_c_midway_stops_cleanly_and_the_rerun_finishes(toy: Course, tmp_pat
     grader = subprocess.Popen([*AUTOGRADER, "grade", "week00-toy", "--submissions", str(folder)], cwd=toy.root,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env={**os.environ, "COLUMNS": "200"})
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if 1 <= len(_gradebook(toy.root)) < len(STUDENTS):
-                break
-        except sqlite3.OperationalError:
-            pass
-        time.sleep(0.05)
+    _wait_until_partly_graded(toy.root)
     grader.send_signal(signal.SIGINT)
     _, stderr = grader.communicate(timeout=60)
     assert grader.returncode == 130
