@@ -127,8 +127,6 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
     from .reports import summary_table
     from .store import Store
 
-    if backend not in ("local", "docker"):
-        raise UserError(f"unknown backend {backend!r} (use local or docker)")
     c = load_course(course)
     a = c.assignment(assignment)
     columns = (TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -140,10 +138,11 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
         progress.update(task, total=total)
         progress.start()
 
-    saved = []
+    saved = 0
 
     def finished(result: object) -> None:
-        saved.append(result)
+        nonlocal saved
+        saved += 1
         progress.advance(task)
 
     try:
@@ -151,7 +150,7 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
                             on_total=started, on_result=finished)
     except KeyboardInterrupt:
         progress.stop()
-        err.print(f"interrupted: {len(saved)} result(s) of this run are saved in the gradebook; run the same command "
+        err.print(f"interrupted: {saved} result(s) of this run are saved in the gradebook; run the same command "
                   "again to grade the rest", soft_wrap=True)
         raise typer.Exit(130) from None
     finally:

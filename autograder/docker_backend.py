@@ -44,8 +44,11 @@ from .sandbox import (
     ReapInfo,
     SandboxError,
     _gib,
+    left_by_dead_owner,
     owner_alive,
     owner_token,
+    parse_control_reply,
+    reaped,
 )
 
 PACKAGE = Path(__file__).resolve().parent
@@ -317,8 +320,7 @@ def remove_stale_containers() -> int:
     if stale:
         _docker("rm", "--force", "--volumes", *stale, timeout=120)
     for folder in Path(tempfile.gettempdir()).glob("ag-docker-*"):
-        token = folder.name.removeprefix("ag-docker-").rpartition("-")[0]
-        if folder.is_dir() and not owner_alive(token):
+        if folder.is_dir() and left_by_dead_owner(folder.name, "ag-docker-"):
             shutil.rmtree(folder, ignore_errors=True)
     return len(stale)
 
@@ -585,13 +587,7 @@ class DockerSandbox:
                     raise SandboxError("the sandbox is closing") from None
             except OSError as exc:
                 raise SandboxError(f"the runner did not answer ({type(exc).__name__})") from None
-        if not data:
-            raise SandboxError("the runner closed its control channel")
-        try:
-            reply = json.loads(data)
-        except ValueError:
-            raise SandboxError("the runner sent a malformed control reply") from None
-        return reply if isinstance(reply, dict) else {}
+        return parse_control_reply(data)
 
     def _remove(self, container: Container, wait: bool) -> None:
         """Kill and remove a container (now, or in the background when its zygote already killed the rest)."""
@@ -653,9 +649,7 @@ class DockerSandbox:
         status, healthy = None, False
         try:
             container.control.send(json.dumps({"op": "reap"}).encode())
-            reply = self._control_reply(container, 10.0)
-            status = reply.get("status") if type(reply.get("status")) is int else None
-            healthy = reply.get("reaped") is True
+            status, healthy = reaped(self._control_reply(container, 10.0))
         except (SandboxError, OSError):
             pass
         if container.cgroup is not None:

@@ -23,7 +23,7 @@ from .config import Assignment, Course
 from .errors import NotebookError, UserError
 from .harness import CheckRun, score_results, submission_cells
 from .notebooks import CodeCell, code_to_run, imported_modules, read_notebook
-from .sandbox import Limits, bwrap_path, remove_stale_cgroups
+from .sandbox import Limits, bwrap_path, remove_stale_sandboxes
 
 WORKER_START_TIMEOUT = 300.0
 CLOSE_WAIT = 20.0  # seconds a worker gets to remove its sandbox when the batch is done
@@ -58,6 +58,14 @@ def outcome_from(data: dict[str, Any]) -> Outcome:
         reasons.append(data["fatal"])
     return Outcome(run, output=data.get("output", ""), reason="; ".join(reasons),
                    error=data.get("infrastructure_error"), seconds=float(data.get("seconds", 0.0)))
+
+
+BACKENDS = ("local", "docker")
+
+
+def check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise UserError(f"unknown backend {backend!r} (use {' or '.join(BACKENDS)})")
 
 
 class WorkerProcess:
@@ -114,7 +122,7 @@ class WorkerProcess:
 
         ``finish``: close its input; it ends after the submission in hand. ``now``: SIGTERM; it abandons the
         submission. Either way it removes its sandbox itself within CLOSE_WAIT, or is killed. ``kill``: at once
-        (a worker that stopped answering); the next pool removes what it left (sandbox.remove_stale_cgroups).
+        (a worker that stopped answering); the next pool removes what it left (sandbox.remove_stale_sandboxes).
         """
         with self._lock:
             if self.process is None:
@@ -138,16 +146,15 @@ class Pool:
 
     def __init__(self, course: Course, assignment: Assignment, jobs: int = 1, backend: str = "local",
                  image: str | None = None, threads: int | None = None):
+        check_backend(backend)
         docker: dict[str, Any] = {}
         if backend == "docker":  # checks the daemon, the image and the GPUs up front; one clear sentence each
             from .docker_backend import prepare
             docker = prepare(assignment, image or assignment.image, jobs)
             jobs = docker.pop("jobs")
-        elif backend == "local":
-            bwrap_path()
-            remove_stale_cgroups()
         else:
-            raise UserError(f"unknown backend {backend!r} (use local or docker)")
+            bwrap_path()
+            remove_stale_sandboxes()
         limits = limits_for(assignment, jobs, threads)
         public = course.release_dir(assignment)
         self.config = {"hidden_dir": str(course.hidden_tests_dir(assignment).resolve()),

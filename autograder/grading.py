@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Assignment, Course
-from .engine import Outcome, Pool
+from .engine import Outcome, Pool, check_backend
 from .errors import NotebookError
 from .harness import collect_expected, submission_cells
 from .notebooks import CodeCell, assignment_of, read_notebook
@@ -66,6 +66,7 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
           on_total: Callable[[int], None] | None = None,
           on_result: Callable[[GradeResult], None] | None = None) -> Batch:
     """Grade every submission of ``assignment`` that has no result yet (all of them with ``regrade``)."""
+    check_backend(backend)  # before anything is read or written
     begin = time.monotonic()
     batch = Batch()
     found = discover(course, assignment, submissions)

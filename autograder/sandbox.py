@@ -67,7 +67,7 @@ class Cgroup:
 
     @classmethod
     def create(cls) -> Cgroup | None:
-        name = f"{CGROUP_NAME}-{uuid.uuid4().hex[:12]}"
+        name = f"{CGROUP_NAME}-{owner_token()}-{uuid.uuid4().hex[:8]}"
         v1 = [CGROUP_ROOT / "memory", CGROUP_ROOT / "pids"]
         candidates = [([d / CGROUP_NAME / name for d in v1], 1)]
         unified = CGROUP_ROOT / "unified" if (CGROUP_ROOT / "unified").is_dir() else CGROUP_ROOT
@@ -150,30 +150,21 @@ class Cgroup:
                     time.sleep(0.02)
 
 
-def remove_stale_cgroups() -> int:
-    """Kill and remove sandboxes (cgroups and runner folders) left behind by a grader that was killed."""
-    removed = remove_stale_runner_dirs()
+def remove_stale_sandboxes() -> int:
+    """Kill and remove sandboxes (cgroups and runner folders) left behind by a worker that was killed."""
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob(f"{RUNNER_DIR_PREFIX}*"):
+        if folder.is_dir() and left_by_dead_owner(folder.name, RUNNER_DIR_PREFIX):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
     for parent in (CGROUP_ROOT / "memory" / CGROUP_NAME, CGROUP_ROOT / "pids" / CGROUP_NAME,
                    CGROUP_ROOT / "unified" / CGROUP_NAME, CGROUP_ROOT / CGROUP_NAME):
         if not parent.is_dir():
             continue
         for child in parent.iterdir():
-            if child.is_dir() and child.name.startswith(CGROUP_NAME) and _owner_gone(child):
-                group = Cgroup([child], 1)
-                group.remove()
-                (Path(tempfile.gettempdir()) / "autograder-cgroups" / child.name).unlink(missing_ok=True)
+            if child.is_dir() and left_by_dead_owner(child.name, f"{CGROUP_NAME}-"):
+                Cgroup([child], 1).remove()
                 removed += 1
-    return removed
-
-
-def remove_stale_runner_dirs() -> int:
-    """Runner folders (/tmp/ag-runner-<owner>-*) whose worker is gone: it was killed before it could clean up."""
-    removed = 0
-    for folder in Path(tempfile.gettempdir()).glob(f"{RUNNER_DIR_PREFIX}*"):
-        token = folder.name.removeprefix(RUNNER_DIR_PREFIX).rpartition("-")[0]
-        if folder.is_dir() and not owner_alive(token):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed += 1
     return removed
 
 
@@ -186,7 +177,9 @@ def _start_time(pid: int) -> str | None:
 
 
 def owner_token(pid: int | None = None) -> str:
-    """``<pid>-<start time>``: names a process unambiguously, even after its pid is reused."""
+    """``<pid>-<start time>``: names a process unambiguously, even after its pid is reused. Cgroups, runner
+    folders and runner containers carry their worker's token in their names, so a later grader can tell which
+    ones were left by a worker that is gone."""
     pid = os.getpid() if pid is None else pid
     return f"{pid}-{_start_time(pid) or 0}"
 
@@ -196,23 +189,9 @@ def owner_alive(token: str) -> bool:
     return pid.isdigit() and _start_time(int(pid)) == started
 
 
-def _owner_gone(group: Path) -> bool:
-    """A cgroup is stale when the grader process that made it is gone (its pid is in owner.txt)."""
-    return not any(Path(f"/proc/{pid}").exists() for pid in _owners(group))
-
-
-def _owners(group: Path) -> list[int]:
-    marker = Path(tempfile.gettempdir()) / "autograder-cgroups" / group.name
-    try:
-        return [int(marker.read_text())]
-    except (OSError, ValueError):
-        return []
-
-
-def _mark_owner(group: Cgroup) -> None:
-    folder = Path(tempfile.gettempdir()) / "autograder-cgroups"
-    folder.mkdir(exist_ok=True)
-    (folder / group.dirs[0].name).write_text(str(os.getpid()))
+def left_by_dead_owner(name: str, prefix: str) -> bool:
+    """``name`` is ``<prefix><owner token>-<suffix>`` and that owner is gone."""
+    return name.startswith(prefix) and not owner_alive(name.removeprefix(prefix).rpartition("-")[0])
 
 
 # --- bubblewrap ----------------------------------------------------------------------------------
@@ -324,6 +303,22 @@ class Child:
     number: int
 
 
+def parse_control_reply(data: bytes) -> dict:
+    """One JSON reply from the zygote on the control socket (a datagram: empty means it closed)."""
+    if not data:
+        raise SandboxError("the runner closed its control channel")
+    try:
+        reply = json.loads(data)
+    except ValueError:
+        raise SandboxError("the runner sent a malformed control reply") from None
+    return reply if isinstance(reply, dict) else {}
+
+
+def reaped(reply: dict) -> tuple[int | None, bool]:
+    """The child's wait status and whether the zygote is healthy, from its reply to ``reap``."""
+    return (reply["status"] if type(reply.get("status")) is int else None), reply.get("reaped") is True
+
+
 @dataclass
 class ReapInfo:
     status: int | None
@@ -360,7 +355,6 @@ class Sandbox:
             "address_space": 0 if self.cgroup else self.limits.memory}}
         cmd = bwrap_command(self.runner_dir, self.public_dir, self.limits, self.gpu, settings)
         if self.cgroup:
-            _mark_owner(self.cgroup)
             join = 'while [ "$1" != "--" ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"'
             cmd = ["/bin/sh", "-c", join, "sh", *self.cgroup.procs_files(), "--", *cmd]
         self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -425,9 +419,7 @@ class Sandbox:
         child.channel.close()
         try:
             self.control.send(json.dumps({"op": "reap"}).encode())
-            reply = self._control_reply(10.0)
-            status = reply.get("status") if type(reply.get("status")) is int else None
-            healthy = reply.get("reaped") is True
+            status, healthy = reaped(self._control_reply(10.0))
         except SandboxError:
             status, healthy = None, False
         oom = bool(self.cgroup and self.cgroup.oom_kills() > self._oom_before)
@@ -441,13 +433,7 @@ class Sandbox:
             data = self.control.recv(65536)
         except (TimeoutError, OSError) as exc:
             raise SandboxError(f"the runner did not answer ({type(exc).__name__})") from None
-        if not data:
-            raise SandboxError("the runner closed its control channel")
-        try:
-            reply = json.loads(data)
-        except ValueError:
-            raise SandboxError("the runner sent a malformed control reply") from None
-        return reply if isinstance(reply, dict) else {}
+        return parse_control_reply(data)
 
     def describe_memory(self) -> str:
         return _gib(self.limits.memory)

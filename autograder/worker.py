@@ -45,16 +45,15 @@ class Worker:
         self.hidden_dir = Path(config["hidden_dir"])
         probes = self.hidden_dir / "probes.py"
         self.probes = probes.read_text(encoding="utf-8") if probes.is_file() else None
-        public = config.get("public_dir")
+        public = Path(config["public_dir"]) if config.get("public_dir") else None
+        limits, preimport = Limits(**config["limits"]), config.get("preimport")
         if config.get("backend", "local") == "docker":  # the runner in a container (docker_backend.py)
             from .docker_backend import DockerSandbox
-            self.sandbox = DockerSandbox(Path(public) if public else None, Limits(**config["limits"]),
-                                         image=config["image"], user=config["image_user"],
-                                         gpu_devices=config.get("gpus"), preimport=config.get("preimport"),
+            self.sandbox = DockerSandbox(public, limits, image=config["image"], user=config["image_user"],
+                                         gpu_devices=config.get("gpus"), preimport=preimport,
                                          warm=int(config.get("warm", 1)))
         else:
-            self.sandbox = Sandbox(Path(public) if public else None, Limits(**config["limits"]),
-                                   gpu=bool(config.get("gpu")), preimport=config.get("preimport"))
+            self.sandbox = Sandbox(public, limits, gpu=bool(config.get("gpu")), preimport=preimport)
 
     def start(self) -> None:
         self.sandbox.launch()
