@@ -34,6 +34,7 @@ def _rewrite_everything():
 
 
 ready, alive = os.pipe()
+go, started = os.pipe()  # the attack waits until the notebook has said it started, so its output is predictable
 first = os.fork()
 if first == 0:
     os.setsid()
@@ -41,6 +42,7 @@ if first == 0:
         ctypes.CDLL(None).prctl(15, PARAMS.get("name", "agdetached").encode(), 0, 0, 0)  # PR_SET_NAME
         print("DETACHED alive", flush=True)
         os.write(alive, b"!")
+        os.read(go, 1)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             _rewrite_everything()
@@ -49,6 +51,7 @@ if first == 0:
 os.waitpid(first, 0)
 os.read(ready, 1)  # the grandchild runs, detached from this process and its session
 print("DETACHED started", flush=True)
+os.write(started, b"!")
 
 
 def add(a, b):
