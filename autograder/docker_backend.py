@@ -36,11 +36,13 @@ from typing import IO
 from .errors import UserError
 from .sandbox import (
     BOOTSTRAP,
+    PREIMPORT,
+    PUBLIC,
     RUNNER_MODULES,
+    SCRATCH,
     Cgroup,
     Child,
     Limits,
-    OutputDrain,
     ReapInfo,
     SandboxError,
     _gib,
@@ -49,6 +51,10 @@ from .sandbox import (
     owner_token,
     parse_control_reply,
     reaped,
+    runner_env,
+    spawn_child,
+    write_runner_package,
+    zygote_settings,
 )
 
 PACKAGE = Path(__file__).resolve().parent
@@ -61,7 +67,6 @@ DEFAULT_BASE = {"cpu": "python:3.11-slim", "gpu": "nvidia/cuda:12.8.1-cudnn-runt
 OWNER_LABEL = "autograder.grader"             # <worker pid>-<its start time>: who removes the container
 PYTHON = "/opt/venv/bin/python"
 SOCKET_DIR = "/run/autograder"                # where the control socket's folder is mounted in the container
-SCRATCH, PUBLIC = "/work/scratch", "/work/public"
 WARM_GUESS = 2 * 1024**3                      # memory allowed for the warm runtime until it has been measured
 START_TIMEOUT = 180.0                         # seconds for a container to connect and import its libraries
 SPAWN_WAIT = 300.0                            # seconds a submission waits for a warm container
@@ -174,11 +179,7 @@ def build_image(gpu: bool = False, base: str | None = None, wheelhouse: Path | N
         context = Path(tmp)
         shutil.copy(dockerfile(gpu), context / "Dockerfile")
         shutil.copy(LOCK_FILE, context / "requirements.lock")
-        package = context / "agrunner"
-        package.mkdir()
-        (package / "__init__.py").write_text("")
-        for name in RUNNER_MODULES:
-            shutil.copy(PACKAGE / name, package / name)
+        write_runner_package(context)
         wheels = context / "wheelhouse"
         wheels.mkdir()
         if wheelhouse is not None:
@@ -328,10 +329,8 @@ def remove_stale_containers() -> int:
 # --- the container -------------------------------------------------------------------------------
 
 def container_env(limits: Limits) -> dict[str, str]:
-    """The whole environment of the runner, as in the local sandbox (the image adds only PATH and LANG)."""
-    return {"PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin", "HOME": SCRATCH, "LANG": "C.UTF-8",
-            "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/.matplotlib", "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads)}
+    """The whole environment of the runner, as in the local sandbox, with the image's venv on PATH."""
+    return runner_env(limits, path="/opt/venv/bin:/usr/local/bin:/usr/bin:/bin")
 
 
 def run_command(*, docker: str, image: str, name: str, user: str, owner: str, socket_dir: Path,
@@ -400,7 +399,6 @@ class DockerSandbox:
 
     def __init__(self, public_dir: Path | None, limits: Limits, image: str, user: str = "10001:10001",
                  gpu_devices: list[str] | None = None, preimport: list[str] | None = None, warm: int = 1):
-        from .sandbox import PREIMPORT
         self.public_dir, self.limits, self.image, self.user = public_dir, limits, image, user
         self.gpu_devices = list(gpu_devices or [])
         self.preimport = PREIMPORT if preimport is None else preimport
@@ -518,10 +516,7 @@ class DockerSandbox:
             os.chown(path, int(uid), int(gid or uid))
             path.chmod(0o600)
             listener.listen(1)
-            settings = {"control_path": f"{SOCKET_DIR}/control.sock", "preimport": self.preimport,
-                        "threads": self.limits.threads,
-                        "limits": {"file_size": self.limits.file_size, "nofile": self.limits.nofile,
-                                   "message": self.limits.message, "address_space": 0}}
+            settings = zygote_settings(self.limits, self.preimport, 0, control_path=f"{SOCKET_DIR}/control.sock")
             cmd = run_command(docker=self.docker, image=self.image, name=name, user=self.user, owner=self.owner,
                               socket_dir=folder, public_dir=self.public_dir, limits=self.limits,
                               memory=self.limits.memory + (self.footprint or WARM_GUESS), settings=settings,
@@ -616,29 +611,13 @@ class DockerSandbox:
                 raise SandboxError(self._error or "no warm runner container became ready")
             container = self._current = self._ready.pop(0)
             self._cond.notify_all()  # the pool starts the next one
-        channel, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        read_fd, write_fd = os.pipe()
         container.oom_before = container.cgroup.oom_kills() if container.cgroup else 0
         try:
-            socket.send_fds(container.control, [json.dumps({"op": "spawn"}).encode()],
-                            [child_end.fileno(), write_fd])
-            reply = self._control_reply(container, 10.0)
-        except (SandboxError, OSError) as exc:
-            os.close(read_fd)
-            channel.close()
+            return spawn_child(container.control, lambda: self._control_reply(container, 10.0), self.limits.output)
+        except SandboxError:
             self._current = None
             self._remove(container, wait=True)
-            raise SandboxError(f"the runner refused to start a submission ({exc})") from None
-        finally:
-            child_end.close()
-            os.close(write_fd)
-        if "spawned" not in reply:
-            os.close(read_fd)
-            channel.close()
-            self._current = None
-            self._remove(container, wait=True)
-            raise SandboxError("the runner refused to start a submission")
-        return Child(channel, OutputDrain(read_fd, self.limits.output), reply["spawned"])
+            raise
 
     def reap(self, child: Child) -> ReapInfo:
         """End the submission: the zygote kills its processes (for their status), then the container goes."""
@@ -669,12 +648,11 @@ class DockerSandbox:
 # --- a batch -------------------------------------------------------------------------------------
 
 def prepare(assignment, image: str, jobs: int) -> dict:
-    """Before a batch: daemon, image and GPUs checked, leftovers of killed graders removed; returns the worker
-    config's docker keys and the number of parallel jobs (no more than the GPUs when the jobs get one each)."""
+    """Before a batch: daemon, image and GPUs checked; returns the worker config's docker keys and the number of
+    parallel jobs (no more than the GPUs when the jobs get one each)."""
     docker_cli()
     check_daemon()
     info = check_image(image)
-    remove_stale_containers()
     gpus = gpus_for(assignment.gpu.value, jobs, assignment.id)
     return {"backend": "docker", "image": info.name, "image_user": info.user, "gpus": gpus, "warm": 1,
             "jobs": jobs_for(jobs, gpus)}

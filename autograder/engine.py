@@ -68,6 +68,16 @@ def check_backend(backend: str) -> None:
         raise UserError(f"unknown backend {backend!r} (use {' or '.join(BACKENDS)})")
 
 
+def remove_leftovers(backend: str) -> None:
+    """Remove the sandboxes (runner folders and cgroups, or containers) of workers that are gone: a grader killed
+    earlier, or a worker killed in this batch because it stopped answering."""
+    if backend == "docker":
+        from .docker_backend import remove_stale_containers
+        remove_stale_containers()
+    else:
+        remove_stale_sandboxes()
+
+
 class WorkerProcess:
     """One `python -m autograder.worker` child, spoken to in JSON lines.
 
@@ -122,7 +132,7 @@ class WorkerProcess:
 
         ``finish``: close its input; it ends after the submission in hand. ``now``: SIGTERM; it abandons the
         submission. Either way it removes its sandbox itself within CLOSE_WAIT, or is killed. ``kill``: at once
-        (a worker that stopped answering); the next pool removes what it left (sandbox.remove_stale_sandboxes).
+        (a worker that stopped answering); the pool removes what it left when the batch ends (remove_leftovers).
         """
         with self._lock:
             if self.process is None:
@@ -154,7 +164,8 @@ class Pool:
             jobs = docker.pop("jobs")
         else:
             bwrap_path()
-            remove_stale_sandboxes()
+        self.backend = backend
+        remove_leftovers(backend)
         limits = limits_for(assignment, jobs, threads)
         public = course.release_dir(assignment)
         self.config = {"hidden_dir": str(course.hidden_tests_dir(assignment).resolve()),
@@ -208,9 +219,7 @@ class Pool:
                     closer.join()
             for thread in threads:
                 thread.join()
-            if self.config.get("backend") == "docker":  # anything a killed worker left: remove it now
-                from .docker_backend import remove_stale_containers
-                remove_stale_containers()
+            remove_leftovers(self.backend)  # what a worker killed in this batch left
 
 
 def release_imports(course: Course, assignment: Assignment) -> list[str]:

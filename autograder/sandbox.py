@@ -20,8 +20,10 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import UserError
 
@@ -30,6 +32,8 @@ BOOTSTRAP = "import sys; sys.path.insert(0, '/opt/autograder'); from agrunner.ru
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_NAME = "autograder"
 RUNNER_DIR_PREFIX = "ag-runner-"
+SCRATCH = "/work/scratch"  # the submission's working folder, in either backend
+PUBLIC = "/work/public"    # the assignment's public files, read-only
 PREIMPORT = ["numpy", "torch", "matplotlib", "matplotlib.pyplot", "scipy", "scipy.stats"]
 
 
@@ -242,30 +246,47 @@ def bwrap_command(runner_dir: Path, public_dir: Path | None, limits: Limits, gpu
            "--proc", "/proc", "--dev", "/dev",
            "--size", str(limits.scratch), "--tmpfs", "/dev/shm",
            "--size", str(limits.scratch), "--tmpfs", "/tmp",
-           "--size", str(limits.scratch), "--tmpfs", "/work/scratch",
+           "--size", str(limits.scratch), "--tmpfs", SCRATCH,
            *runtime_binds(), "--ro-bind", str(runner_dir), "/opt/autograder"]
     if public_dir is not None and public_dir.is_dir():
-        cmd += ["--ro-bind", str(public_dir), "/work/public"]
+        cmd += ["--ro-bind", str(public_dir), PUBLIC]
     if gpu:
         cmd += gpu_binds()
     # Only the three size-capped tmpfs the runner wipes between submissions stay writable: bubblewrap's root
     # and /dev are tmpfs too, and a file left there would reach the next submission (attacks.md #25).
     cmd += ["--remount-ro", "/dev", "--remount-ro", "/"]
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/work/scratch", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
-           "MPLCONFIGDIR": "/tmp/.matplotlib", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-           "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads)}
-    cmd += ["--clearenv", *[a for k, v in env.items() for a in ("--setenv", k, v)], "--chdir", "/work/scratch"]
+    env = runner_env(limits, path="/usr/bin:/bin")
+    cmd += ["--clearenv", *[a for k, v in env.items() for a in ("--setenv", k, v)], "--chdir", SCRATCH]
     return [*cmd, "--", sys.executable, "-I", "-c", BOOTSTRAP, json.dumps(settings)]
 
 
-def _runner_dir() -> Path:
-    folder = Path(tempfile.mkdtemp(prefix=f"{RUNNER_DIR_PREFIX}{owner_token()}-"))
+def runner_env(limits: Limits, path: str) -> dict[str, str]:
+    """The runner's whole environment (nothing inherited from the grader), in either backend."""
+    return {"PATH": path, "HOME": SCRATCH, "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": "/tmp/.matplotlib", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+            "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads)}
+
+
+def zygote_settings(limits: Limits, preimport: list[str], address_space: int, **where: Any) -> dict[str, Any]:
+    """What the zygote is started with (runner.zygote); ``where`` says how it reaches the trusted side."""
+    return {**where, "preimport": preimport, "threads": limits.threads,
+            "limits": {"file_size": limits.file_size, "nofile": limits.nofile, "message": limits.message,
+                       "address_space": address_space}}
+
+
+def write_runner_package(folder: Path) -> None:
+    """``folder/agrunner``: the runner and its protocol, all the code the sandbox or the image gets from us."""
     package = folder / "agrunner"
     package.mkdir()
     (package / "__init__.py").write_text("")
     here = Path(__file__).parent
     for name in RUNNER_MODULES:
         shutil.copy(here / name, package / name)
+
+
+def _runner_dir() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix=f"{RUNNER_DIR_PREFIX}{owner_token()}-"))
+    write_runner_package(folder)
     folder.chmod(0o755)
     return folder
 
@@ -314,6 +335,29 @@ def parse_control_reply(data: bytes) -> dict:
     return reply if isinstance(reply, dict) else {}
 
 
+def spawn_child(control: socket.socket, reply: Callable[[], dict], output_cap: int) -> Child:
+    """Ask the zygote for a submission process, handing it the ends of a fresh channel and output pipe; when it
+    refuses or is gone, everything opened here is closed and SandboxError is raised."""
+    channel, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    read_fd, write_fd = os.pipe()
+    spawned = None
+    try:
+        try:
+            socket.send_fds(control, [json.dumps({"op": "spawn"}).encode()], [child_end.fileno(), write_fd])
+        except OSError as exc:
+            raise SandboxError(f"the runner is gone ({type(exc).__name__})") from None
+        spawned = reply().get("spawned")
+        if spawned is None:
+            raise SandboxError("the runner refused to start a submission")
+    finally:
+        child_end.close()
+        os.close(write_fd)
+        if spawned is None:
+            os.close(read_fd)
+            channel.close()
+    return Child(channel, OutputDrain(read_fd, output_cap), spawned)
+
+
 def reaped(reply: dict) -> tuple[int | None, bool]:
     """The child's wait status and whether the zygote is healthy, from its reply to ``reap``."""
     return (reply["status"] if type(reply.get("status")) is int else None), reply.get("reaped") is True
@@ -348,11 +392,8 @@ class Sandbox:
         self.runner_dir = _runner_dir()
         self.cgroup = Cgroup.create()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        settings = {"control_fd": theirs.fileno(), "preimport": self.preimport, "threads": self.limits.threads,
-                    "keep": kept_in_wiped_places(),
-                    "limits": {
-            "file_size": self.limits.file_size, "nofile": self.limits.nofile, "message": self.limits.message,
-            "address_space": 0 if self.cgroup else self.limits.memory}}
+        settings = zygote_settings(self.limits, self.preimport, 0 if self.cgroup else self.limits.memory,
+                                   control_fd=theirs.fileno(), keep=kept_in_wiped_places())
         cmd = bwrap_command(self.runner_dir, self.public_dir, self.limits, self.gpu, settings)
         if self.cgroup:
             join = 'while [ "$1" != "--" ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"'
@@ -400,19 +441,8 @@ class Sandbox:
 
     # one submission
     def spawn(self) -> Child:
-        channel, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        read_fd, write_fd = os.pipe()
         self._oom_before = self.cgroup.oom_kills() if self.cgroup else 0
-        try:
-            socket.send_fds(self.control, [json.dumps({"op": "spawn"}).encode()], [child_end.fileno(), write_fd])
-            reply = self._control_reply(10.0)
-        finally:
-            child_end.close()
-            os.close(write_fd)
-        if "spawned" not in reply:
-            os.close(read_fd)
-            raise SandboxError("the runner refused to start a submission")
-        return Child(channel, OutputDrain(read_fd, self.limits.output), reply["spawned"])
+        return spawn_child(self.control, lambda: self._control_reply(10.0), self.limits.output)
 
     def reap(self, child: Child) -> ReapInfo:
         """End the submission: kill all of its processes and wipe its files (or the whole sandbox)."""

@@ -30,8 +30,7 @@ ASSIGNMENT = "week01-markov"
 NOTEBOOK = "markov.ipynb"
 OUT = Path(__file__).resolve().parent / "submissions"
 
-# The samples are student notebooks (two deliberately not even JSON): graded, not linted. A dotfile, which
-# `autograder grade` ignores.
+# examples/submissions/.ruff.toml, which says why
 RUFF_CONFIG = """\
 # The sample submissions are student notebooks, written by examples/build_samples.py (two of them are
 # deliberately not even JSON): they are graded, not linted. A dotfile, so `autograder grade` ignores it.

@@ -35,6 +35,16 @@ def toy(toy_root: Path) -> Course:
     return course
 
 
+def week1_course(root: Path) -> Course:
+    """A copy of the real course at ``root`` holding week 1 only (source, release, hidden checks): a batch graded
+    there writes its gradebook and results there, not into the repository."""
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "course.yml", root / "course.yml")
+    for part in ("source", "release/week01-markov", "tests/hidden/week01-markov"):
+        shutil.copytree(REPO / part, root / part)
+    return load_course(root / "course.yml")
+
+
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run the `autograder` command as a user would."""
     env = {**os.environ, "COLUMNS": "250"}  # tables unwrapped, so assertions can read whole lines

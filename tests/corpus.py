@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import uuid
@@ -33,11 +34,12 @@ CHECKS = ("test_add_integers", "test_add_floats", "test_scale")  # 2 + 1 + 3 poi
 
 
 def attack(name: str, /, **params: Any) -> str:
-    """The code of tests/attacks/<name>.py, with ``PARAMS = {...}`` in front when the attack takes parameters."""
+    """The code of tests/attacks/<name>.py, after the shared helpers it names (``# uses _helper.py`` lines) and
+    ``PARAMS = {...}`` when the attack takes parameters."""
     code = (ATTACKS / f"{name}.py").read_text(encoding="utf-8")
-    if name.startswith("channel_"):
-        code = (ATTACKS / "_channel.py").read_text(encoding="utf-8") + "\n\n" + code
-    return (f"PARAMS = {params!r}\n" if params else "") + code
+    uses = re.findall(r"^# uses (_\w+\.py)$", code, re.M)
+    helpers = [(ATTACKS / helper).read_text(encoding="utf-8") for helper in uses]
+    return (f"PARAMS = {params!r}\n" if params else "") + "\n\n".join([*helpers, code])
 
 
 def attack_cells(name: str) -> list[str]:

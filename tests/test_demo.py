@@ -4,17 +4,15 @@ broken files are ungradable with a reason, and every malicious one earns no more
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from autograder.config import load_course
 from autograder.grading import grade
 from autograder.results import Status
 
-from .conftest import REPO
+from .conftest import REPO, week1_course
 
 SAMPLES = REPO / "examples" / "submissions"
 # student -> (status, score) from examples/README.md; the malicious ones lose exactly the part they attack
@@ -28,12 +26,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    root = tmp_path_factory.mktemp("demo") / "course"
-    root.mkdir()
-    shutil.copy(REPO / "course.yml", root / "course.yml")
-    for part in ("source", "release/week01-markov", "tests/hidden/week01-markov"):
-        shutil.copytree(REPO / part, root / part)
-    course = load_course(root / "course.yml")
+    course = week1_course(tmp_path_factory.mktemp("demo") / "course")
     batch = grade(course, course.assignment("week01-markov"), submissions=SAMPLES, jobs=2, regrade=True)
     return {r.student: r for r in batch.results}
 

@@ -36,7 +36,7 @@ from autograder.grading import grade
 from autograder.results import GradeResult, Status
 from autograder.sandbox import BOOTSTRAP, Limits, SandboxError
 
-from .conftest import AUTOGRADER, REPO
+from .conftest import AUTOGRADER, REPO, week1_course
 from .corpus import ASSIGNMENT, CHECKS, attack, build, host_listeners, passed, printed, processes_named, toy_course
 
 E2E = bool(os.environ.get("AUTOGRADER_DOCKER_TESTS"))
@@ -293,12 +293,7 @@ def test_the_demo_samples_score_the_same_through_docker(image: str, tmp_path: Pa
     """`autograder grade week01-markov --backend docker` on examples/submissions (perfect, partial, blank,
     corrupt, empty and the malicious ones) gives every student the same status, score and passing checks as the
     local sandbox."""
-    root = tmp_path / "course"
-    root.mkdir()
-    shutil.copy(REPO / "course.yml", root / "course.yml")
-    for part in ("source", "release/week01-markov", "tests/hidden/week01-markov"):
-        shutil.copytree(REPO / part, root / part)
-    course = load_course(root / "course.yml")
+    course = week1_course(tmp_path / "course")
     samples = REPO / "examples" / "submissions"
     results = {}
     for backend in ("docker", "local"):

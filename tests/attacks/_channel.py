@@ -1,4 +1,5 @@
-"""Shared by the channel attacks (prepended to each): find the runner's channel among the process's open files.
+"""Shared by the channel attacks (prepended to each that says `# uses _channel.py`): find the runner's channel
+among the process's open files.
 
 It is the one connected AF_UNIX stream socket; the attacks write on it directly, behind the runner's back.
 """

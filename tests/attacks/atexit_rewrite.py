@@ -4,22 +4,15 @@
 Appended after the answers, with a wrong `add`: only the honest `scale` may score.
 """
 
+# uses _forge.py
+
 import atexit
-import json
 import os
 import sys
 
-FORGED = json.dumps({"score": 6, "max_score": 6, "status": "graded", "tests": []})
-
 
 def _rewrite():
-    for place in (os.getcwd(), "/tmp", "/work/scratch", "/dev/shm", "/work"):
-        for name in ("results.json", "result.json", "report.xml"):
-            try:
-                with open(os.path.join(place, name), "w") as handle:
-                    handle.write(FORGED)
-            except OSError:
-                pass
+    _forge_results()  # noqa: F821 - defined by _forge.py, prepended
     print("ATEXIT rewrote the results", flush=True)
 
 

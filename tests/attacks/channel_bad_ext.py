@@ -1,6 +1,8 @@
 """Channel attack - well-framed replies carrying values that may not cross: an object-dtype array, an unknown
 extension type, an array whose bytes do not match its shape, and a reply nested 100,000 deep."""
 
+# uses _channel.py
+
 import msgpack
 
 

@@ -1,5 +1,7 @@
 """Channel attack - garbage frames (bytes msgpack never uses) before the honest reply."""
 
+# uses _channel.py
+
 
 def add(a, b):
     if (a, b) == (1, 2):  # the public check cell calls add(1, 2) at import: pass it, attack the hidden checks

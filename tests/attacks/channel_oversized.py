@@ -1,5 +1,7 @@
 """Channel attack - a length header of 4 GiB (over the message cap) before the honest reply."""
 
+# uses _channel.py
+
 import struct
 
 

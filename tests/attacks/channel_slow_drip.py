@@ -1,5 +1,7 @@
 """Channel attack - a reply that arrives one byte per second: every single read is quick, the whole one never ends."""
 
+# uses _channel.py
+
 import struct
 import time
 

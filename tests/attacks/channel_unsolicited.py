@@ -1,5 +1,7 @@
 """Channel attack - a flood of well-formed, unsolicited replies (unknown ids, forged values) before the honest one."""
 
+# uses _channel.py
+
 
 def add(a, b):
     if (a, b) == (1, 2):  # the public check cell calls add(1, 2) at import: pass it, attack the hidden checks
