@@ -31,6 +31,8 @@ from .conftest import FIXTURES
 ATTACKS = Path(__file__).parent / "attacks"
 ASSIGNMENT = "week00-toy"
 CHECKS = ("test_add_integers", "test_add_floats", "test_scale")  # 2 + 1 + 3 points
+# the sandbox's writable places, each a size-capped tmpfs mounted there (and wiped between submissions)
+DISK_PLACES = {"scratch": "/work/scratch", "tmp": "/tmp", "shm": "/dev/shm"}
 
 
 def attack(name: str, /, **params: Any) -> str:

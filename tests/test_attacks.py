@@ -58,6 +58,7 @@ from autograder.store import Store
 from .corpus import (
     ASSIGNMENT,
     CHECKS,
+    DISK_PLACES,
     attack,
     attack_cells,
     build,
@@ -219,10 +220,6 @@ def assert_graded(result: GradeResult, score: float, passing: set[str] | tuple[s
 
 # --- the big batch -------------------------------------------------------------------------------
 
-# place -> the size-capped tmpfs it lives on; "/" (read-only) is in the sequential batch
-DISK_PLACES = {"scratch": ("/work/scratch", "/work/scratch"), "tmp": ("/tmp", "/tmp"), "shm": ("/dev/shm", "/dev/shm")}
-
-
 def big_students(port: int, abstract: str) -> dict[str, dict[str, Any]]:
     return {
         "honest": {},
@@ -230,7 +227,7 @@ def big_students(port: int, abstract: str) -> dict[str, dict[str, Any]]:
         "thread-bomb": {"after": [attack("thread_bomb")]},
         "memory-bomb": {"scale": attack("memory_bomb")},
         **{f"disk-fill-{name}": {"scale": attack("disk_fill", places=[place])}
-           for name, (place, _) in DISK_PLACES.items()},
+           for name, place in DISK_PLACES.items()},
         "loop-import": {"after": [attack("loop_import")]},
         "loop-function": {"add": attack("loop_function")},
         "ignore-signals": {"add": attack("ignore_signals")},
@@ -348,7 +345,7 @@ def test_disk_fill_stays_in_the_sandbox(big: Graded, place: str):
         assert "full after" in result.output
     # it wrote to a size-capped tmpfs (memory charged to the sandbox), not to a disk of the host's
     mount_point, kind = re.search(r"^DISK-FILL-FS \S+ (\S+) (\S+)$", result.output, re.M).groups()
-    assert kind == "tmpfs" and mount_point == DISK_PLACES[place][1], (mount_point, kind)
+    assert kind == "tmpfs" and mount_point == DISK_PLACES[place], (mount_point, kind)
     assert big.extra["host_fill_files"] == []
 
 

@@ -37,7 +37,18 @@ from autograder.results import GradeResult, Status
 from autograder.sandbox import BOOTSTRAP, Limits, SandboxError
 
 from .conftest import AUTOGRADER, REPO, week1_course
-from .corpus import ASSIGNMENT, CHECKS, attack, build, host_listeners, passed, printed, processes_named, toy_course
+from .corpus import (
+    ASSIGNMENT,
+    CHECKS,
+    DISK_PLACES,
+    attack,
+    build,
+    host_listeners,
+    passed,
+    printed,
+    processes_named,
+    toy_course,
+)
 
 E2E = bool(os.environ.get("AUTOGRADER_DOCKER_TESTS"))
 _skip_without_daemon = pytest.mark.skipif(
@@ -309,7 +320,7 @@ def test_the_demo_samples_score_the_same_through_docker(image: str, tmp_path: Pa
 
 # --- end to end: the attack corpus, through both backends ----------------------------------------
 
-DISK_PLACES = {"scratch": "/work/scratch", "tmp": "/tmp", "shm": "/dev/shm", "root": "/"}
+FILL_PLACES = {**DISK_PLACES, "root": "/"}  # and the read-only root
 DETACHED = f"agdet{uuid.uuid4().hex[:8]}"
 CANARY = f"AGCANARY-{uuid.uuid4().hex}"
 
@@ -320,7 +331,7 @@ def attack_students(port: int, abstract: str) -> dict[str, dict[str, Any]]:
         "blank": {"blank": True},
         "fork-bomb": {"add": attack("fork_bomb")},
         "memory-bomb": {"scale": attack("memory_bomb")},
-        **{f"disk-fill-{name}": {"scale": attack("disk_fill", places=[place])} for name, place in DISK_PLACES.items()},
+        **{f"disk-fill-{name}": {"scale": attack("disk_fill", places=[place])} for name, place in FILL_PLACES.items()},
         "network": {"after": (attack("network", port=port, abstract=abstract),)},
         "huge-output": {"after": (attack("huge_output"),)},
         "fs-search": {"after": (attack("fs_search", needles=[CANARY, "BEGIN SOLUTION"]),)},
@@ -371,7 +382,7 @@ def _disk_outcome(result: GradeResult) -> tuple:
 
 @needs_docker
 @pytest.mark.parametrize("student", ["honest", "blank", "fork-bomb", "memory-bomb", *[f"disk-fill-{p}" for p in
-                                     DISK_PLACES], "network", "huge-output", "fs-search", "detached-child"])
+                                     FILL_PLACES], "network", "huge-output", "fs-search", "detached-child"])
 def test_an_attack_has_the_same_outcome_through_docker(both, student: str):
     docker, local = both["docker"][student], both["local"][student]
     assert docker.backend == "docker" and local.backend == "local"
@@ -408,7 +419,7 @@ def test_attack_outcomes_through_docker(both):
     assert memory.score == 3
     assert next(t.message for t in memory.tests if t.name == "test_scale") == \
         "ran out of memory (limit 1 GiB) while calling `scale` in test_scale"
-    for place in DISK_PLACES:
+    for place in FILL_PLACES:
         result = results[f"disk-fill-{place}"]
         assert {"test_add_integers", "test_add_floats"} <= passed(result) and result.status == Status.graded
         assert re.search(r"^DISK-FILL \S+ (?:full after )?\d+", result.output, re.M), result.output[-500:]
