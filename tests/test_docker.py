@@ -380,6 +380,13 @@ def _disk_outcome(result: GradeResult) -> tuple:
     return (result.status, {"test_add_integers", "test_add_floats"} <= passed(result), scale.passed or stopped)
 
 
+def _detached_outcome(result: GradeResult) -> tuple:
+    """As tests/test_attacks.py judges the detached child: graded, the wrong `add` earns nothing and the forged
+    full marks count for nothing. Whether the honest test_scale keeps its points depends on when the first forged
+    reply lands (the grader cuts the run at the first message it cannot accept), so its points are not compared."""
+    return (result.status, not {"test_add_integers", "test_add_floats"} & passed(result), result.score <= 3)
+
+
 @needs_docker
 @pytest.mark.parametrize("student", ["honest", "blank", "fork-bomb", "memory-bomb", *[f"disk-fill-{p}" for p in
                                      FILL_PLACES], "network", "huge-output", "fs-search", "detached-child"])
@@ -398,12 +405,16 @@ def test_an_attack_has_the_same_outcome_through_docker(both, student: str):
                 assert re.search(r"ran out of memory|took longer", result.reason), result.reason
         assert "FS-SEARCH " in docker.output and docker.score == 6
         return
+    if student == "detached-child":
+        assert _detached_outcome(docker) == _detached_outcome(local) == (Status.graded, True, True), \
+            (docker.reason, local.reason, docker.tests, local.tests)
+        return
     assert _summary(docker) == _summary(local), (docker.reason, local.reason, docker.tests, local.tests)
     if student == "fork-bomb":  # 256 forked copies of a warm runtime: the time or the memory limit ends it
         for result in (docker, local):
             assert re.fullmatch(r"((took longer than 4 s|ran out of memory \(limit 1 GiB\)) while calling `add` "
                                 r"in test_add_\w+(; )?)+", result.reason), result.reason
-    elif student != "detached-child":  # its forged replies race with the honest ones: the score is compared
+    else:
         assert docker.reason == local.reason
         assert [(t.name, t.message) for t in docker.tests] == [(t.name, t.message) for t in local.tests]
 
