@@ -138,18 +138,12 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
         progress.update(task, total=total)
         progress.start()
 
-    saved = 0
-
-    def finished(result: object) -> None:
-        nonlocal saved
-        saved += 1
-        progress.advance(task)
-
     try:
         batch = grade_batch(c, a, submissions=submissions, jobs=jobs, regrade=regrade, backend=backend, image=image,
-                            on_total=started, on_result=finished)
+                            on_total=started, on_result=lambda r: progress.advance(task))
     except KeyboardInterrupt:
         progress.stop()
+        saved = next(int(t.completed) for t in progress.tasks if t.id == task)  # one per result saved
         err.print(f"interrupted: {saved} result(s) of this run are saved in the gradebook; run the same command "
                   "again to grade the rest", soft_wrap=True)
         raise typer.Exit(130) from None

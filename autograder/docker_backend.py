@@ -46,11 +46,12 @@ from .sandbox import (
     ReapInfo,
     SandboxError,
     _gib,
-    left_by_dead_owner,
+    owned_folder,
     owner_alive,
     owner_token,
     parse_control_reply,
-    reaped,
+    reap_child,
+    remove_folders_of_dead_owners,
     runner_env,
     spawn_child,
     write_runner_package,
@@ -67,6 +68,7 @@ DEFAULT_BASE = {"cpu": "python:3.11-slim", "gpu": "nvidia/cuda:12.8.1-cudnn-runt
 OWNER_LABEL = "autograder.grader"             # <worker pid>-<its start time>: who removes the container
 PYTHON = "/opt/venv/bin/python"
 SOCKET_DIR = "/run/autograder"                # where the control socket's folder is mounted in the container
+SOCKET_DIR_PREFIX = "ag-docker-"              # the host's folder for a worker's control sockets: <tmp>/ag-docker-*
 WARM_GUESS = 2 * 1024**3                      # memory allowed for the warm runtime until it has been measured
 START_TIMEOUT = 180.0                         # seconds for a container to connect and import its libraries
 SPAWN_WAIT = 300.0                            # seconds a submission waits for a warm container
@@ -320,9 +322,7 @@ def remove_stale_containers() -> int:
              if line.strip() and not owner_alive(line.split()[-1])]
     if stale:
         _docker("rm", "--force", "--volumes", *stale, timeout=120)
-    for folder in Path(tempfile.gettempdir()).glob("ag-docker-*"):
-        if folder.is_dir() and left_by_dead_owner(folder.name, "ag-docker-"):
-            shutil.rmtree(folder, ignore_errors=True)
+    remove_folders_of_dead_owners(SOCKET_DIR_PREFIX)
     return len(stale)
 
 
@@ -425,7 +425,7 @@ class DockerSandbox:
 
     def launch(self) -> None:
         """Lease a GPU if the job gets one, then start filling the pool in the background."""
-        self.root = Path(tempfile.mkdtemp(prefix=f"ag-docker-{self.owner}-"))
+        self.root = owned_folder(SOCKET_DIR_PREFIX)
         if self.gpu_devices:
             self._lease = GpuLease.acquire(self.gpu_devices)
             self.gpu = self._lease.device
@@ -625,12 +625,7 @@ class DockerSandbox:
         container, self._current = self._current, None
         if container is None:
             return ReapInfo(None, False)
-        status, healthy = None, False
-        try:
-            container.control.send(json.dumps({"op": "reap"}).encode())
-            status, healthy = reaped(self._control_reply(container, 10.0))
-        except (SandboxError, OSError):
-            pass
+        status, healthy = reap_child(container.control, lambda: self._control_reply(container, 10.0))
         if container.cgroup is not None:
             try:
                 oom = container.cgroup.oom_kills() > container.oom_before

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .config import Assignment, Course
 from .errors import NotebookError, UserError
@@ -127,7 +127,7 @@ class WorkerProcess:
             return {"infrastructure_error": "the grading worker stopped answering"}
         return reply
 
-    def close(self, how: str = "finish") -> None:
+    def close(self, how: Literal["finish", "now", "kill"] = "finish") -> None:
         """End the worker and its sandbox (processes, cgroup, runner folder).
 
         ``finish``: close its input; it ends after the submission in hand. ``now``: SIGTERM; it abandons the
@@ -182,11 +182,10 @@ class Pool:
             todo.put(item)
         done: queue.Queue = queue.Queue()
         workers = [WorkerProcess(self.config, self.timeout) for _ in range(min(self.jobs, len(items)))]
-        stop = threading.Event()
 
         def drive(worker: WorkerProcess) -> None:
             try:
-                while not stop.is_set():
+                while not worker.stopping:
                     try:
                         key, cells = todo.get_nowait()
                     except queue.Empty:
@@ -196,7 +195,7 @@ class Pool:
                     except Exception as exc:  # noqa: BLE001 - one broken run must not stop the batch
                         done.put((key, Outcome(CheckRun(), error=f"{type(exc).__name__}: {exc}")))
             finally:
-                if not stop.is_set():
+                if not worker.stopping:  # (a stopped worker is closed by the interrupt below)
                     worker.close()
 
         threads = [threading.Thread(target=drive, args=(w,), daemon=True) for w in workers]
@@ -209,7 +208,6 @@ class Pool:
             finished = True
         finally:
             if not finished:  # interrupted: abandon the submissions in hand, remove every sandbox
-                stop.set()
                 for worker in workers:
                     worker.stopping = True
                 closers = [threading.Thread(target=w.close, args=("now",)) for w in workers]

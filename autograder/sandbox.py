@@ -156,11 +156,7 @@ class Cgroup:
 
 def remove_stale_sandboxes() -> int:
     """Kill and remove sandboxes (cgroups and runner folders) left behind by a worker that was killed."""
-    removed = 0
-    for folder in Path(tempfile.gettempdir()).glob(f"{RUNNER_DIR_PREFIX}*"):
-        if folder.is_dir() and left_by_dead_owner(folder.name, RUNNER_DIR_PREFIX):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed += 1
+    removed = remove_folders_of_dead_owners(RUNNER_DIR_PREFIX)
     for parent in (CGROUP_ROOT / "memory" / CGROUP_NAME, CGROUP_ROOT / "pids" / CGROUP_NAME,
                    CGROUP_ROOT / "unified" / CGROUP_NAME, CGROUP_ROOT / CGROUP_NAME):
         if not parent.is_dir():
@@ -196,6 +192,22 @@ def owner_alive(token: str) -> bool:
 def left_by_dead_owner(name: str, prefix: str) -> bool:
     """``name`` is ``<prefix><owner token>-<suffix>`` and that owner is gone."""
     return name.startswith(prefix) and not owner_alive(name.removeprefix(prefix).rpartition("-")[0])
+
+
+def owned_folder(prefix: str) -> Path:
+    """A new folder ``<tmp>/<prefix><this process's token>-<random>``, removable by a later grader once this
+    process is gone (:func:`remove_folders_of_dead_owners`)."""
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{owner_token()}-"))
+
+
+def remove_folders_of_dead_owners(prefix: str) -> int:
+    """Remove the folders :func:`owned_folder` made for ``prefix`` whose owner is gone."""
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        if folder.is_dir() and left_by_dead_owner(folder.name, prefix):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 # --- bubblewrap ----------------------------------------------------------------------------------
@@ -285,7 +297,7 @@ def write_runner_package(folder: Path) -> None:
 
 
 def _runner_dir() -> Path:
-    folder = Path(tempfile.mkdtemp(prefix=f"{RUNNER_DIR_PREFIX}{owner_token()}-"))
+    folder = owned_folder(RUNNER_DIR_PREFIX)
     write_runner_package(folder)
     folder.chmod(0o755)
     return folder
@@ -358,9 +370,15 @@ def spawn_child(control: socket.socket, reply: Callable[[], dict], output_cap: i
     return Child(channel, OutputDrain(read_fd, output_cap), spawned)
 
 
-def reaped(reply: dict) -> tuple[int | None, bool]:
-    """The child's wait status and whether the zygote is healthy, from its reply to ``reap``."""
-    return (reply["status"] if type(reply.get("status")) is int else None), reply.get("reaped") is True
+def reap_child(control: socket.socket, reply: Callable[[], dict]) -> tuple[int | None, bool]:
+    """Ask the zygote to end the submission (all its processes, all its files): the child's wait status and
+    whether the zygote is still healthy; ``(None, False)`` when it is gone or does not answer."""
+    try:
+        control.send(json.dumps({"op": "reap"}).encode())
+        answer = reply()
+    except (SandboxError, OSError):
+        return None, False
+    return (answer["status"] if type(answer.get("status")) is int else None), answer.get("reaped") is True
 
 
 @dataclass
@@ -447,11 +465,7 @@ class Sandbox:
     def reap(self, child: Child) -> ReapInfo:
         """End the submission: kill all of its processes and wipe its files (or the whole sandbox)."""
         child.channel.close()
-        try:
-            self.control.send(json.dumps({"op": "reap"}).encode())
-            status, healthy = reaped(self._control_reply(10.0))
-        except SandboxError:
-            status, healthy = None, False
+        status, healthy = reap_child(self.control, lambda: self._control_reply(10.0))
         oom = bool(self.cgroup and self.cgroup.oom_kills() > self._oom_before)
         if not healthy:
             self.restart()  # the zygote was killed or stopped by the submission: start afresh

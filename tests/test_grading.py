@@ -8,7 +8,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ import pandas as pd
 import pytest
 
 from autograder.config import Course
+from autograder.sandbox import RUNNER_DIR_PREFIX
 from autograder.store import Store
 
 from .conftest import AUTOGRADER, cli
@@ -113,9 +113,8 @@ def test_sigkill_midway_then_rerun_gives_the_same_gradebook(toy: Course, tmp_pat
     assert uninterrupted.returncode == 0
 
     env = {**os.environ, "COLUMNS": "200"}
-    grader = subprocess.Popen([sys.executable, "-m", "autograder.cli", "grade", "week00-toy", "--submissions",
-                               str(folder)], cwd=toy.root, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    grader = subprocess.Popen([*AUTOGRADER, "grade", "week00-toy", "--submissions", str(folder)], cwd=toy.root,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_until_partly_graded(toy.root)
     grader.send_signal(signal.SIGKILL)
     grader.wait()
@@ -138,7 +137,7 @@ def test_ctrl_c_midway_stops_cleanly_and_the_rerun_finishes(toy: Course, tmp_pat
     """SIGINT (Ctrl-C at the terminal): the results so far stay, the workers remove their sandboxes, one line
     says what to do, and the rerun grades only the rest."""
     folder = _submissions(toy)
-    runner_dirs_before = set(Path(tempfile.gettempdir()).glob("ag-runner-*"))
+    runner_dirs_before = set(Path(tempfile.gettempdir()).glob(f"{RUNNER_DIR_PREFIX}*"))
     grader = subprocess.Popen([*AUTOGRADER, "grade", "week00-toy", "--submissions", str(folder)], cwd=toy.root,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env={**os.environ, "COLUMNS": "200"})
@@ -151,7 +150,8 @@ def test_ctrl_c_midway_stops_cleanly_and_the_rerun_finishes(toy: Course, tmp_pat
     assert "Traceback" not in stderr
     assert f"interrupted: {len(partial)} result(s) of this run are saved in the gradebook" in stderr
     assert not _sandbox_processes(toy.root), "the workers and their sandboxes are gone when the grader exits"
-    assert set(Path(tempfile.gettempdir()).glob("ag-runner-*")) <= runner_dirs_before, "runner folders removed"
+    runner_dirs_after = set(Path(tempfile.gettempdir()).glob(f"{RUNNER_DIR_PREFIX}*"))
+    assert runner_dirs_after <= runner_dirs_before, "runner folders removed"
 
     rerun = cli("grade", "week00-toy", "--submissions", str(folder), cwd=toy.root)
     assert rerun.returncode == 0 and f"{len(partial)} already graded" in rerun.stdout
