@@ -18,9 +18,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
-# System packages the sandbox needs, installed when missing.
+# System packages the sandbox needs, installed when missing: bubblewrap, and libseccomp for the system-call filter.
 system:
 	@command -v bwrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
+	@/sbin/ldconfig -p | grep -q 'libseccomp\.so\.2 ' || { apt-get update -qq && apt-get install -y -qq libseccomp2 >/dev/null; }
 
 release: setup
 	$(BIN)/autograder release

@@ -40,6 +40,7 @@ from .sandbox import (
     PUBLIC,
     RUNNER_MODULES,
     SCRATCH,
+    SETTINGS_FILE,
     Cgroup,
     Child,
     Limits,
@@ -334,8 +335,7 @@ def container_env(limits: Limits) -> dict[str, str]:
 
 
 def run_command(*, docker: str, image: str, name: str, user: str, owner: str, socket_dir: Path,
-                public_dir: Path | None, limits: Limits, memory: int, settings: dict,
-                gpu: str | None = None) -> list[str]:
+                public_dir: Path | None, limits: Limits, memory: int, gpu: str | None = None) -> list[str]:
     """`docker run` for one warm runner container, with the baseline flags of attacks.md."""
     uid, _, gid = user.partition(":")
     gid = gid or uid
@@ -357,7 +357,7 @@ def run_command(*, docker: str, image: str, name: str, user: str, owner: str, so
         cmd += ["--gpus", f'"device={gpu}"']
     for key, value in container_env(limits).items():
         cmd += ["--env", f"{key}={value}"]
-    return [*cmd, image, PYTHON, "-I", "-c", BOOTSTRAP, json.dumps(settings)]
+    return [*cmd, image, PYTHON, "-I", "-c", BOOTSTRAP, f"{SOCKET_DIR}/{SETTINGS_FILE}"]
 
 
 def _memory_cgroup(pid: int) -> Cgroup | None:
@@ -516,11 +516,13 @@ class DockerSandbox:
             os.chown(path, int(uid), int(gid or uid))
             path.chmod(0o600)
             listener.listen(1)
-            settings = zygote_settings(self.limits, self.preimport, 0, control_path=f"{SOCKET_DIR}/control.sock")
+            settings = zygote_settings(self.limits, self.preimport, 0, isolate=False,
+                                       control_path=f"{SOCKET_DIR}/control.sock")
+            (folder / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
+            (folder / SETTINGS_FILE).chmod(0o644)
             cmd = run_command(docker=self.docker, image=self.image, name=name, user=self.user, owner=self.owner,
                               socket_dir=folder, public_dir=self.public_dir, limits=self.limits,
-                              memory=self.limits.memory + (self.footprint or WARM_GUESS), settings=settings,
-                              gpu=self.gpu)
+                              memory=self.limits.memory + (self.footprint or WARM_GUESS), gpu=self.gpu)
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=START_TIMEOUT,
                                   stdin=subprocess.DEVNULL)
             if done.returncode != 0:
@@ -619,13 +621,13 @@ class DockerSandbox:
             self._remove(container, wait=True)
             raise
 
-    def reap(self, child: Child) -> ReapInfo:
+    def reap(self, child: Child, ended: bool = False) -> ReapInfo:
         """End the submission: the zygote kills its processes (for their status), then the container goes."""
         child.channel.close()
         container, self._current = self._current, None
         if container is None:
             return ReapInfo(None, False)
-        status, healthy = reap_child(container.control, lambda: self._control_reply(container, 10.0))
+        status, healthy = reap_child(container.control, lambda: self._control_reply(container, 10.0), ended)
         if container.cgroup is not None:
             try:
                 oom = container.cgroup.oom_kills() > container.oom_before

@@ -42,7 +42,8 @@ class Outcome:
     """What one worker run produced, scored."""
 
     run: CheckRun
-    output: str = ""
+    output: str = ""        # printed while the notebook ran (students may see it)
+    check_output: str = ""  # printed while hidden checks called it: may echo their inputs, course staff only
     reason: str = ""        # limits hit, or why the run could not happen
     error: str | None = None  # an infrastructure failure: the result should not be trusted as a grade
     seconds: float = 0.0
@@ -56,7 +57,8 @@ def outcome_from(data: dict[str, Any]) -> Outcome:
     reasons = list(dict.fromkeys(data.get("limit_events", [])))
     if data.get("fatal") and data["fatal"] not in reasons:
         reasons.append(data["fatal"])
-    return Outcome(run, output=data.get("output", ""), reason="; ".join(reasons),
+    return Outcome(run, output=data.get("output", ""), check_output=data.get("check_output", ""),
+                   reason="; ".join(reasons),
                    error=data.get("infrastructure_error"), seconds=float(data.get("seconds", 0.0)))
 
 

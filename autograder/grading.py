@@ -53,7 +53,7 @@ def prepare_submission(course: Course, assignment: Assignment, submission: Submi
 def _result(submission: Submission, assignment: Assignment, outcome: Outcome, started: str,
             backend: str = "local") -> GradeResult:
     common = {"backend": backend, "started_at": started, "duration_s": round(outcome.seconds, 3),
-              "output": outcome.output}
+              "output": outcome.output, "check_output": outcome.check_output}
     if outcome.error:
         return GradeResult(submission.student, assignment.id, submission.content_hash, Status.error,
                            max_score=outcome.run.max_score, reason=f"grader error: {outcome.error}", **common)

@@ -34,7 +34,10 @@ class GradeResult:
     reason: str = ""
     tests: list[TestResult] = field(default_factory=list)
     cell_errors: list[dict[str, str]] = field(default_factory=list)
-    output: str = ""  # what the submission printed, capped
+    output: str = ""  # what the submission printed while its notebook ran, capped
+    # what it printed while hidden checks called it: may echo their inputs, so for the course staff only (the
+    # gradebook), never in result.json, feedback or exports
+    check_output: str = ""
     backend: str = ""
     started_at: str = ""
     duration_s: float = 0.0
@@ -53,6 +56,7 @@ class GradeResult:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["check_output"]
         data["status"] = self.status.value
         data["schema_version"] = RESULT_SCHEMA_VERSION
         return data

@@ -3,12 +3,17 @@
 One sandbox holds a *zygote*: a process that imports the heavy libraries once (numpy, torch, matplotlib), never
 runs student code, and forks a fresh child per submission. After each submission it kills every other process
 in the sandbox and wipes every writable place (scratch, /tmp, /dev/shm, System V IPC), so nothing one
-submission leaves behind reaches the next. The zygote is non-dumpable, so a child cannot ptrace it or read its
-memory; if a child kills or stops it, the trusted side notices and starts a new sandbox.
+submission leaves behind reaches the next. Each submission lives in a world of its own (:mod:`confine`): in the
+local sandbox, fresh user, PID, mount, IPC and network namespaces below the zygote, so neither the zygote nor any
+earlier submission is addressable or visible; in either backend, no capabilities and the system-call filter the
+trusted side built. The zygote also re-asserts its own limits, priority, CPU affinity and environment before
+every fork and reports itself damaged when it cannot, so the trusted side starts a new sandbox instead of handing
+a damaged one to the next student. A submission's process says hello once it is confined: a failure before that
+is the grader's (retried elsewhere), never the student's.
 
-This module and :mod:`protocol` are copied into the sandbox as the package ``agrunner``; they import nothing
-else from the project. The zygote talks to the trusted side over a SOCK_SEQPACKET control socket (JSON): an
-inherited fd (fd 3, the local sandbox) or, in a container, a unix socket bind-mounted from the host that it
+This module, :mod:`protocol` and :mod:`confine` are copied into the sandbox as the package ``agrunner``; they
+import nothing else from the project. The zygote talks to the trusted side over a SOCK_SEQPACKET control socket
+(JSON): an inherited fd (fd 3, the local sandbox) or, in a container, a unix socket bind-mounted from the host that it
 connects to (``control_path``). It receives each child's channel socket and output pipe as file descriptors;
 a child speaks :mod:`protocol`.
 """
@@ -28,6 +33,7 @@ import time
 import traceback
 from typing import Any
 
+from . import confine
 from .protocol import Handle, ProtocolError, Unencodable, read_message, write_message
 
 CONTROL_FD = 3
@@ -36,6 +42,8 @@ PUBLIC = "/work/public"
 WIPE = (SCRATCH, "/tmp", "/dev/shm")
 PR_SET_DUMPABLE = 4
 MAX_TEXT = 500
+HELLO = "ready"    # the submission's process's first message: confined, and no student code has run yet
+REAP_GRACE = 1.0   # seconds for a submission whose channel closed to relay its own exit status
 
 
 # --- the child: one submission -------------------------------------------------------------------
@@ -49,8 +57,21 @@ def _text(value: Any) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
-def _error(exc: BaseException) -> dict[str, str]:
-    return {"type": _text(type(exc).__name__)[:100], "message": _text(exc)}
+def _where(exc: BaseException, cells: dict[str, str]) -> list | None:
+    """[cell label, line] of the innermost frame of the student's own cells in the exception's traceback."""
+    found, tb = None, exc.__traceback__
+    while tb is not None:
+        label = cells.get(tb.tb_frame.f_code.co_filename)
+        if label is not None:
+            found = [label, tb.tb_lineno]
+        tb = tb.tb_next
+    return found
+
+
+def _error(exc: BaseException, cells: dict[str, str]) -> dict[str, Any]:
+    """An error raised while a hidden check called the submission: its type and where, never its message (which
+    could carry the check's inputs out to the student: attacks.md #36)."""
+    return {"type": _text(type(exc).__name__)[:100], "where": _where(exc, cells)}
 
 
 class Server:
@@ -58,6 +79,7 @@ class Server:
 
     def __init__(self) -> None:
         self.namespace: dict[str, Any] = {"__name__": "__main__"}
+        self.cells: dict[str, str] = {}  # compiled file name -> cell label
         self.probes: dict[str, Any] = {}
         self.handles: dict[int, Any] = {}
 
@@ -80,13 +102,18 @@ class Server:
         return value
 
     def op_exec(self, cells: list[dict[str, str]]) -> dict[str, Any]:
+        """Run the notebook's cells in order; a cell's error is recorded (with its message: no hidden input has
+        reached the submission yet) and the next cell runs, as in Jupyter's "run all, continue after errors"."""
         errors = []
         for cell in cells:
+            filename = f"<{cell['label']}>"
+            self.cells[filename] = cell["label"]
             try:
-                exec(compile(cell["source"], f"<{cell['label']}>", "exec"), self.namespace)  # noqa: S102
+                exec(compile(cell["source"], filename, "exec"), self.namespace)  # noqa: S102
             except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt: recorded, not obeyed
+                where = _where(exc, self.cells)
                 errors.append({"cell": cell["label"], "error_type": _text(type(exc).__name__)[:100],
-                               "message": _text(exc)})
+                               "message": _text(exc), "line": where[1] if where and where[0] == cell["label"] else 0})
             _flush()
         return {"cell_errors": errors}
 
@@ -141,7 +168,7 @@ class Server:
         try:
             value = method(**kwargs)
         except BaseException as exc:  # noqa: BLE001 - the student's error is the answer, whatever it is
-            return {"id": request["id"], "error": _error(exc)}
+            return {"id": request["id"], "error": _error(exc, self.cells)}
         finally:
             _flush()
         return {"id": request["id"], "ok": value}
@@ -180,8 +207,14 @@ def _set_limits(limits: dict[str, int]) -> None:
 
 
 def run_child(channel_fd: int, output_fd: int, number: int, settings: dict[str, Any]) -> None:
-    """In the forked child: become one submission's process, then serve until the channel closes."""
-    os.setsid()
+    """In the submission's process: become one submission, say it is ready, then serve until the channel closes.
+
+    Everything before the hello is the runner's own code; a process that dies before it is the grader's failure,
+    never the student's (the trusted side retries in a fresh sandbox)."""
+    try:
+        os.setsid()  # its own session and process group (in a container it is one already)
+    except OSError:
+        pass
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
     os.close(output_fd)
@@ -206,7 +239,74 @@ def run_child(channel_fd: int, output_fd: int, number: int, settings: dict[str, 
     if torch is not None:
         torch.set_num_threads(int(settings.get("threads", 1)))
     channel = socket.socket(fileno=channel_fd)
+    write_message(channel, {"id": 0, "ok": HELLO})
     serve(channel, Server(), settings["limits"]["message"])
+
+
+def start_submission(fds: list[int], number: int, settings: dict[str, Any], zygote: int) -> None:
+    """In the zygote's fresh child: confine, then run the submission (below a tiny init in the local sandbox).
+    Never returns; its exit status is the submission process's own (relayed from inside its PID namespace)."""
+    channel_fd, output_fd = fds
+    os.dup2(output_fd, 2)  # a failure on the way is reported with the grader's error, never lost
+    os.setsid()
+    bpf = bytes.fromhex(settings["filter"])
+    if not settings.get("isolate"):
+        confine.drop_privileges(bpf)
+        run_child(channel_fd, output_fd, number, settings)
+        return
+    confine.enter_namespaces(confine.sandbox_processes(zygote))
+    status_read, status_write = os.pipe()
+    init = os.fork()
+    if init == 0:
+        os.close(status_read)
+        _init(channel_fd, output_fd, number, settings, bpf, status_write)
+    for fd in (status_write, channel_fd, output_fd):
+        os.close(fd)
+    os.waitpid(init, 0)
+    relay_status(os.read(status_read, 4))
+
+
+def _init(channel_fd: int, output_fd: int, number: int, settings: dict[str, Any], bpf: bytes, status_fd: int
+          ) -> None:
+    """PID 1 of the submission's namespace: reaps its orphans, and hands on the submission's exit status when it
+    ends (then the kernel kills whatever the submission left in the namespace)."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # PID 1 ignores signals it has no handler for
+        confine.drop_privileges(bpf)
+        submission = os.fork()
+        if submission == 0:
+            os.close(status_fd)
+            code = 0
+            try:
+                run_child(channel_fd, output_fd, number, settings)
+            except BaseException:  # noqa: BLE001 - before the hello: the trusted side retries elsewhere
+                traceback.print_exc()
+                code = 0x7E
+            finally:
+                os._exit(code)
+        os.close(channel_fd)
+        os.close(output_fd)
+        while True:
+            pid, status = os.waitpid(-1, 0)
+            if pid == submission:
+                os.write(status_fd, status.to_bytes(4, "little"))
+                break
+    except BaseException:  # noqa: BLE001 - before the hello: reported with the grader's error
+        traceback.print_exc()
+    finally:
+        os._exit(0)
+
+
+def relay_status(raw: bytes) -> None:
+    """Exit as the submission did: the same exit code, or killed by the same signal."""
+    if len(raw) != 4:
+        os._exit(0x7F)  # the init was killed: so was the submission
+    status = int.from_bytes(raw, "little")
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0x7F)
 
 
 # --- the zygote ----------------------------------------------------------------------------------
@@ -316,10 +416,12 @@ def _control_socket(settings: dict[str, Any]) -> socket.socket:
 
 def zygote(settings: dict[str, Any]) -> None:
     control = _control_socket(settings)
+    _close_other_fds(control.fileno())
     _preimport(settings.get("preimport", []))
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     keep = settings.get("keep", [])
     wipe(keep)
+    saved = confine.snapshot()
     _reply(control, {"ready": True})
     child, number = 0, 0
     while True:
@@ -331,28 +433,30 @@ def zygote(settings: dict[str, Any]) -> None:
             return
         request = json.loads(data)
         if request.get("op") == "spawn" and len(fds) == 2 and not child:
+            damage = confine.reassert(saved)
+            if damage:  # the trusted side starts a fresh sandbox: this one would fail the next student
+                for fd in fds:
+                    os.close(fd)
+                _reply(control, {"damaged": damage})
+                continue
             number += 1
+            zygote_pid = os.getpid()
             child = os.fork()
             if child == 0:
                 control.close()
+                code = 0
                 try:
-                    run_child(fds[0], fds[1], number, settings)
+                    start_submission(fds, number, settings, zygote_pid)
+                except BaseException:  # noqa: BLE001 - the trusted side sees no hello and retries elsewhere
+                    traceback.print_exc()
+                    code = 0x7E
                 finally:
-                    os._exit(0)
+                    os._exit(code)
             for fd in fds:
                 os.close(fd)
             _reply(control, {"spawned": number})
         elif request.get("op") == "reap":
-            status = None
-            if child:
-                try:
-                    os.kill(child, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                try:
-                    status = os.waitpid(child, 0)[1]
-                except ChildProcessError:
-                    status = None
+            status = _end(child, grace=REAP_GRACE if request.get("ended") else 0.0) if child else None
             kill_everything_else()
             wipe(keep)
             child = 0
@@ -363,9 +467,40 @@ def zygote(settings: dict[str, Any]) -> None:
             _reply(control, {"error": "bad request"})
 
 
-def main() -> None:
+def _close_other_fds(keep: int) -> None:
+    """Nothing the zygote inherited (bubblewrap's argument pipe, say) may reach a submission."""
+    os.closerange(3, keep)
+    os.closerange(keep + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+
+def _end(child: int, grace: float) -> int | None:
+    """The submission's wait status: after ``grace`` seconds for one that is already ending (its channel closed,
+    so its exit status is on its way up from its namespace), else killed now."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            pid, status = os.waitpid(child, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if pid:
+            return status
+        time.sleep(0.002)
     try:
-        zygote(json.loads(sys.argv[1]))
+        os.kill(child, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        return os.waitpid(child, 0)[1]
+    except ChildProcessError:
+        return None
+
+
+def main() -> None:
+    """``python -I -c BOOTSTRAP SETTINGS_FILE``: the settings travel in a file, so argv holds nothing worth reading."""
+    try:
+        with open(sys.argv[1], encoding="utf-8") as handle:
+            settings = json.load(handle)
+        zygote(settings)
     except Exception:  # noqa: BLE001 - the trusted side only sees the control socket close
         traceback.print_exc()
         sys.exit(1)

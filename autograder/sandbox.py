@@ -1,9 +1,11 @@
 """The local sandbox: bubblewrap namespaces plus cgroup limits, holding a warm runner (see runner.py).
 
-What the sandbox sees: the Python runtime and system libraries read-only, the runner's two modules, the
-assignment's public files read-only at /work/public, and size-capped tmpfs scratch space. No network (own
-network namespace), its own PID, IPC, UTS and user namespaces, no capabilities, a clean environment and an
-argv holding nothing secret. Memory and process counts are capped by a cgroup per sandbox (v1 or v2); wall
+What the sandbox sees: the Python runtime and system libraries read-only, the runner's modules and settings, a
+copy of the assignment's public files read-only at /work/public, and size-capped tmpfs scratch space. No network
+(own network namespace), its own PID, IPC, UTS and user namespaces, no capabilities, and nothing of the grader's
+environment or command line: bubblewrap starts with an empty environment and reads its arguments from a pipe, and
+the runner reads its settings from a file. Each submission then gets namespaces of its own below the zygote (see
+confine.py). Memory and process counts are capped by a cgroup per sandbox (v1 or v2); wall
 time is enforced from here, by killing. If no cgroup is writable, memory falls back to RLIMIT_AS.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -26,9 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .protocol import ProtocolError, read_message
+from .syscall_filter import submission_filter
 
-RUNNER_MODULES = ("protocol.py", "runner.py")
+RUNNER_MODULES = ("protocol.py", "runner.py", "confine.py")
 BOOTSTRAP = "import sys; sys.path.insert(0, '/opt/autograder'); from agrunner.runner import main; main()"
+SETTINGS_FILE = "settings.json"  # in the runner's folder, next to agrunner/
+HELLO_TIMEOUT = 30.0  # seconds for a new submission process to confine itself and say it is ready
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_NAME = "autograder"
 RUNNER_DIR_PREFIX = "ag-runner-"
@@ -95,6 +102,11 @@ class Cgroup:
 
     def procs_files(self) -> list[str]:
         return [str(d / "cgroup.procs") for d in self.dirs]
+
+    def join_command(self, command: list[str]) -> list[str]:
+        """``command`` started inside this cgroup from its first instruction (a shell joins, then execs it)."""
+        join = 'while [ "$1" != "--" ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"'
+        return ["/bin/sh", "-c", join, "sh", *self.procs_files(), "--", *command]
 
     def _write(self, name: str, value: str | int) -> None:
         for d in self.dirs:
@@ -249,27 +261,32 @@ def gpu_binds() -> list[str]:
     return [arg for dev in sorted(Path("/dev").glob("nvidia*")) for arg in ("--dev-bind", str(dev), str(dev))]
 
 
-def bwrap_command(runner_dir: Path, public_dir: Path | None, limits: Limits, gpu: bool,
-                  settings: dict) -> list[str]:
+def bwrap_arguments(runner_dir: Path, limits: Limits, gpu: bool) -> list[str]:
+    """bubblewrap's options, which it reads from a pipe (``--args``), so its command line shows none of them."""
     # the wiped tmpfs first, the runtime after: a runtime under /tmp (a venv in a CI checkout there) is bound on
     # top of the tmpfs instead of being hidden by it, and the runner's wipe leaves it alone (settings["keep"])
-    cmd = [bwrap_path(), "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
-           "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox",
-           "--proc", "/proc", "--dev", "/dev",
-           "--size", str(limits.scratch), "--tmpfs", "/dev/shm",
-           "--size", str(limits.scratch), "--tmpfs", "/tmp",
-           "--size", str(limits.scratch), "--tmpfs", SCRATCH,
-           *runtime_binds(), "--ro-bind", str(runner_dir), "/opt/autograder"]
-    if public_dir is not None and public_dir.is_dir():
-        cmd += ["--ro-bind", str(public_dir), PUBLIC]
+    args = ["--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
+            "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox",
+            "--proc", "/proc", "--dev", "/dev",
+            "--size", str(limits.scratch), "--tmpfs", "/dev/shm",
+            "--size", str(limits.scratch), "--tmpfs", "/tmp",
+            "--size", str(limits.scratch), "--tmpfs", SCRATCH,
+            *runtime_binds(), "--ro-bind", str(runner_dir), "/opt/autograder"]
+    if (runner_dir / "public").is_dir():
+        args += ["--ro-bind", str(runner_dir / "public"), PUBLIC]
     if gpu:
-        cmd += gpu_binds()
+        args += gpu_binds()
     # Only the three size-capped tmpfs the runner wipes between submissions stay writable: bubblewrap's root
     # and /dev are tmpfs too, and a file left there would reach the next submission (attacks.md #25).
-    cmd += ["--remount-ro", "/dev", "--remount-ro", "/"]
+    args += ["--remount-ro", "/dev", "--remount-ro", "/"]
     env = runner_env(limits, path="/usr/bin:/bin")
-    cmd += ["--clearenv", *[a for k, v in env.items() for a in ("--setenv", k, v)], "--chdir", SCRATCH]
-    return [*cmd, "--", sys.executable, "-I", "-c", BOOTSTRAP, json.dumps(settings)]
+    args += ["--clearenv", *[a for k, v in env.items() for a in ("--setenv", k, v)], "--chdir", SCRATCH]
+    return args
+
+
+def zygote_command() -> list[str]:
+    """The command bubblewrap runs (it must follow ``--args`` on the command line): nothing secret in it."""
+    return [sys.executable, "-I", "-c", BOOTSTRAP, f"/opt/autograder/{SETTINGS_FILE}"]
 
 
 def runner_env(limits: Limits, path: str) -> dict[str, str]:
@@ -279,9 +296,12 @@ def runner_env(limits: Limits, path: str) -> dict[str, str]:
             "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads)}
 
 
-def zygote_settings(limits: Limits, preimport: list[str], address_space: int, **where: Any) -> dict[str, Any]:
-    """What the zygote is started with (runner.zygote); ``where`` says how it reaches the trusted side."""
-    return {**where, "preimport": preimport, "threads": limits.threads,
+def zygote_settings(limits: Limits, preimport: list[str], address_space: int, isolate: bool, **where: Any
+                    ) -> dict[str, Any]:
+    """What the zygote is started with (runner.zygote); ``where`` says how it reaches the trusted side;
+    ``isolate``: a user, PID, mount, IPC and network namespace per submission (the local sandbox)."""
+    return {**where, "preimport": preimport, "threads": limits.threads, "isolate": isolate,
+            "filter": submission_filter().hex(),
             "limits": {"file_size": limits.file_size, "nofile": limits.nofile, "message": limits.message,
                        "address_space": address_space}}
 
@@ -296,35 +316,78 @@ def write_runner_package(folder: Path) -> None:
         shutil.copy(here / name, package / name)
 
 
-def _runner_dir() -> Path:
+def _runner_dir(public_dir: Path | None, settings: dict[str, Any]) -> Path:
+    """The sandbox's read-only folder: the runner package, its settings, and a copy of the public files (a copy,
+    so that no path of the grader's machine shows in the sandbox's mount table)."""
     folder = owned_folder(RUNNER_DIR_PREFIX)
     write_runner_package(folder)
-    folder.chmod(0o755)
+    (folder / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
+    if public_dir is not None and public_dir.is_dir():
+        shutil.copytree(public_dir, folder / "public", ignore=shutil.ignore_patterns("*.ipynb"))
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
     return folder
 
 
 # --- a running sandbox ---------------------------------------------------------------------------
 
 class OutputDrain:
-    """Reads a child's printed output in a thread, keeping the first ``cap`` bytes, discarding the rest."""
+    """Reads a child's printed output in a thread, keeping the first ``cap`` bytes of each part, counting the rest.
+
+    Two parts: what the submission printed before :meth:`seal` (its notebook's own run, before any hidden input
+    reached it: students may see it) and after (while hidden checks call it, when it may print their inputs: for
+    the course staff only, never in feedback, result.json or exports; attacks.md #36).
+    """
 
     def __init__(self, fd: int, cap: int):
-        self.cap, self.kept, self.dropped = cap, bytearray(), 0
-        self._file = os.fdopen(fd, "rb", buffering=0)
+        self.cap = cap
+        self.parts, self.dropped = [bytearray(), bytearray()], [0, 0]
+        self.sealed, self._eof, self._fd = False, False, fd
+        self._lock = threading.Lock()
+        os.set_blocking(fd, False)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while chunk := self._file.read(65536):
-            room = self.cap - len(self.kept)
-            self.kept += chunk[:room]
-            self.dropped += max(0, len(chunk) - room)
-        self._file.close()
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN | select.POLLHUP)
+        while not self._eof:
+            poller.poll()
+            with self._lock:
+                self._read_available()
+        os.close(self._fd)
 
-    def text(self, wait: float = 1.0) -> str:
+    def _read_available(self) -> None:
+        while not self._eof:
+            try:
+                chunk = os.read(self._fd, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                self._eof = True
+                return
+            part = self.parts[self.sealed]
+            room = max(0, self.cap - len(part))
+            part += chunk[:room]
+            self.dropped[self.sealed] += max(0, len(chunk) - room)
+
+    def seal(self, keep: bool = True) -> None:
+        """Everything written so far belongs to the first part (a write completes before the reply that follows
+        it is sent); everything after, to the second. ``keep=False``: the first part stays empty."""
+        with self._lock:
+            if keep:
+                self._read_available()
+            self.sealed = True
+
+    def text(self, wait: float = 1.0, part: int = 0) -> str:
         self._thread.join(wait)
-        text = self.kept.decode("utf-8", errors="replace")
-        return text + (f"\n[… {self.dropped} more bytes of output were discarded]" if self.dropped else "")
+        with self._lock:
+            text = self.parts[part].decode("utf-8", errors="replace")
+            dropped = self.dropped[part]
+        return text + (f"\n[… {dropped} more bytes of output were discarded]" if dropped else "")
+
+    def staff_text(self) -> str:
+        return self.text(wait=0.0, part=1)
 
 
 @dataclass
@@ -348,8 +411,9 @@ def parse_control_reply(data: bytes) -> dict:
 
 
 def spawn_child(control: socket.socket, reply: Callable[[], dict], output_cap: int) -> Child:
-    """Ask the zygote for a submission process, handing it the ends of a fresh channel and output pipe; when it
-    refuses or is gone, everything opened here is closed and SandboxError is raised."""
+    """Ask the zygote for a submission process, handing it the ends of a fresh channel and output pipe, and wait
+    until that process is confined and says it is ready. Any failure up to then happened before student code ran:
+    everything opened here is closed and SandboxError is raised (an infrastructure error, retried elsewhere)."""
     channel, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     read_fd, write_fd = os.pipe()
     spawned = None
@@ -358,7 +422,10 @@ def spawn_child(control: socket.socket, reply: Callable[[], dict], output_cap: i
             socket.send_fds(control, [json.dumps({"op": "spawn"}).encode()], [child_end.fileno(), write_fd])
         except OSError as exc:
             raise SandboxError(f"the runner is gone ({type(exc).__name__})") from None
-        spawned = reply().get("spawned")
+        answer = reply()
+        if answer.get("damaged"):
+            raise SandboxError(f"the runner was found damaged ({str(answer['damaged'])[:200]})")
+        spawned = answer.get("spawned")
         if spawned is None:
             raise SandboxError("the runner refused to start a submission")
     finally:
@@ -367,14 +434,31 @@ def spawn_child(control: socket.socket, reply: Callable[[], dict], output_cap: i
         if spawned is None:
             os.close(read_fd)
             channel.close()
-    return Child(channel, OutputDrain(read_fd, output_cap), spawned)
-
-
-def reap_child(control: socket.socket, reply: Callable[[], dict]) -> tuple[int | None, bool]:
-    """Ask the zygote to end the submission (all its processes, all its files): the child's wait status and
-    whether the zygote is still healthy; ``(None, False)`` when it is gone or does not answer."""
+    child = Child(channel, OutputDrain(read_fd, output_cap), spawned)
     try:
-        control.send(json.dumps({"op": "reap"}).encode())
+        _await_hello(channel)
+    except SandboxError as exc:
+        channel.close()
+        said = [line for line in child.output.text(wait=0.5).splitlines() if line.strip()]
+        raise SandboxError(f"{exc}{': ' + said[-1][:300] if said else ''}") from None
+    return child
+
+
+def _await_hello(channel: socket.socket) -> None:
+    try:
+        hello = read_message(channel, 4096, deadline=time.monotonic() + HELLO_TIMEOUT)
+    except (TimeoutError, EOFError, OSError, ProtocolError) as exc:
+        raise SandboxError(f"the submission's process did not start ({type(exc).__name__})") from None
+    if hello.get("id") != 0 or hello.get("ok") != "ready":
+        raise SandboxError("the submission's process did not start (no hello)")
+
+
+def reap_child(control: socket.socket, reply: Callable[[], dict], ended: bool = False) -> tuple[int | None, bool]:
+    """Ask the zygote to end the submission (all its processes, all its files): the child's wait status and
+    whether the zygote is still healthy; ``(None, False)`` when it is gone or does not answer. ``ended``: the
+    submission's channel already closed, so its exit status is worth a moment's wait."""
+    try:
+        control.send(json.dumps({"op": "reap", "ended": ended}).encode())
         answer = reply()
     except (SandboxError, OSError):
         return None, False
@@ -399,6 +483,7 @@ class Sandbox:
         self.cgroup: Cgroup | None = None
         self.runner_dir: Path | None = None
         self._oom_before = 0
+        self._memory_limit = limits.memory
 
     # lifecycle
     def start(self, timeout: float = 120.0) -> None:
@@ -407,18 +492,22 @@ class Sandbox:
 
     def launch(self) -> None:
         """Start the sandbox; it imports its libraries while the caller does other work (see wait_ready)."""
-        self.runner_dir = _runner_dir()
         self.cgroup = Cgroup.create()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         settings = zygote_settings(self.limits, self.preimport, 0 if self.cgroup else self.limits.memory,
-                                   control_fd=theirs.fileno(), keep=kept_in_wiped_places())
-        cmd = bwrap_command(self.runner_dir, self.public_dir, self.limits, self.gpu, settings)
+                                   isolate=True, control_fd=theirs.fileno(), keep=kept_in_wiped_places())
+        self.runner_dir = _runner_dir(self.public_dir, settings)
+        args_read, args_write = os.pipe()
+        cmd = [bwrap_path(), "--args", str(args_read), "--", *zygote_command()]
         if self.cgroup:
-            join = 'while [ "$1" != "--" ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"'
-            cmd = ["/bin/sh", "-c", join, "sh", *self.cgroup.procs_files(), "--", *cmd]
+            cmd = self.cgroup.join_command(cmd)
         self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),),
-                                        start_new_session=True)
+                                        stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(), args_read),
+                                        start_new_session=True, env={})
+        os.close(args_read)
+        arguments = bwrap_arguments(self.runner_dir, self.limits, self.gpu)
+        with os.fdopen(args_write, "wb") as pipe:
+            pipe.write(b"".join(arg.encode() + b"\0" for arg in arguments))
         theirs.close()
         self.control = mine
 
@@ -428,7 +517,8 @@ class Sandbox:
             self.close()
             raise SandboxError("the sandbox did not start")
         if self.cgroup:
-            self.cgroup.set_limits(self.cgroup.usage() + self.limits.memory, self.limits.pids)
+            self._memory_limit = self.cgroup.usage() + self.limits.memory
+            self.cgroup.set_limits(self._memory_limit, self.limits.pids)
 
     def close(self) -> None:
         if self.control:
@@ -459,13 +549,15 @@ class Sandbox:
 
     # one submission
     def spawn(self) -> Child:
-        self._oom_before = self.cgroup.oom_kills() if self.cgroup else 0
+        if self.cgroup:  # its limits too are re-asserted before every submission
+            self.cgroup.set_limits(self._memory_limit, self.limits.pids)
+            self._oom_before = self.cgroup.oom_kills()
         return spawn_child(self.control, lambda: self._control_reply(10.0), self.limits.output)
 
-    def reap(self, child: Child) -> ReapInfo:
+    def reap(self, child: Child, ended: bool = False) -> ReapInfo:
         """End the submission: kill all of its processes and wipe its files (or the whole sandbox)."""
         child.channel.close()
-        status, healthy = reap_child(self.control, lambda: self._control_reply(10.0))
+        status, healthy = reap_child(self.control, lambda: self._control_reply(10.0), ended)
         oom = bool(self.cgroup and self.cgroup.oom_kills() > self._oom_before)
         if not healthy:
             self.restart()  # the zygote was killed or stopped by the submission: start afresh

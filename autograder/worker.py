@@ -71,10 +71,11 @@ class Worker:
                 pytest.main(pytest_args(self.hidden_dir, results))
             finally:
                 harness_plugin.provide_submission(None)
-                output = session.finish()
+                output, check_output = session.finish()
             data = json.loads(results.read_text(encoding="utf-8")) if results.is_file() else \
                 {"problems": ["the hidden checks produced no results"]}
         data.update(cell_errors=session.cell_errors, limit_events=session.limit_events, output=output,
+                    check_output=check_output,
                     fatal=session.fatal, infrastructure_error=session.infrastructure_error,
                     seconds=time.monotonic() - started)
         if session.infrastructure_error or not self.sandbox.alive:

@@ -104,12 +104,19 @@ def message(result: GradeResult, check: str) -> str:
     return next(t.message for t in result.tests if t.name == check)
 
 
+def printed_text(result: GradeResult) -> str:
+    """All a submission printed: while its notebook ran, and (kept for the course staff only) while the hidden
+    checks called it."""
+    return f"{result.output}\n{result.check_output}"
+
+
 def printed(result: GradeResult, tag: str) -> Any:
-    """The JSON a submission printed after ``tag`` (a line ``TAG {json}``)."""
-    for line in result.output.splitlines():
+    """The JSON a submission printed after ``tag`` (a line ``TAG {json}``), whenever it printed it."""
+    text = printed_text(result)
+    for line in text.splitlines():
         if line.startswith(tag + " "):
             return json.loads(line[len(tag) + 1:])
-    raise AssertionError(f"{result.student} printed no {tag} line; output: {result.output[-2000:]!r}")
+    raise AssertionError(f"{result.student} printed no {tag} line; output: {text[-2000:]!r}")
 
 
 def processes_named(name: str) -> list[int]:

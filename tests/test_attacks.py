@@ -35,6 +35,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -52,7 +53,7 @@ from autograder.config import Course
 from autograder.grading import GRADEBOOK, grade
 from autograder.reports import result_json_path
 from autograder.results import GradeResult, Status
-from autograder.sandbox import kept_in_wiped_places
+from autograder.sandbox import RUNNER_DIR_PREFIX, kept_in_wiped_places, owner_token
 from autograder.store import Store
 
 from .corpus import (
@@ -66,6 +67,7 @@ from .corpus import (
     message,
     passed,
     printed,
+    printed_text,
     processes_named,
     toy_course,
 )
@@ -100,11 +102,16 @@ def _parents() -> dict[int, int]:
     return parents
 
 
+def _marked(pid: int) -> bool:
+    return RUN_MARK.encode() in _read(f"/proc/{pid}/environ", binary=True).split(b"\0")
+
+
 def sandbox_processes() -> dict[int, str]:
-    """{pid: comm} of every process inside the sandboxes this module started (bwrap carries RUN_MARK)."""
+    """{pid: comm} of every process inside the sandboxes this module started: bwrap starts with an empty
+    environment, so a sandbox is a bwrap whose parent (a grading worker) carries RUN_MARK."""
     parents = _parents()
-    roots = {pid for pid in parents if _read(f"/proc/{pid}/comm").strip() == "bwrap"
-             and RUN_MARK.encode() in _read(f"/proc/{pid}/environ", binary=True).split(b"\0")}
+    roots = {pid for pid, parent in parents.items() if _read(f"/proc/{pid}/comm").strip() == "bwrap"
+             and _read(f"/proc/{parent}/comm").strip() != "bwrap" and _marked(parent)}
     found = set(roots)
     grew = True
     while grew:
@@ -141,10 +148,10 @@ class HostWatch:
             for pid, comm in procs.items():
                 if comm != "bwrap":
                     continue
-                args = _read(f"/proc/{pid}/cmdline", binary=True).split(b"\0")
-                for i, arg in enumerate(args[:-1]):
-                    if args[i + 1] == b"/opt/autograder":
-                        self.runner_dirs.add(arg.decode())
+                worker = _parents().get(pid)
+                if worker and _marked(worker):  # the runner folders carry their worker's owner token
+                    self.runner_dirs |= {str(p) for p in Path(tempfile.gettempdir()).glob(
+                        f"{RUNNER_DIR_PREFIX}{owner_token(worker)}-*")}
                 for line in _read(f"/proc/{pid}/cgroup").splitlines():
                     if "/autograder/autograder-" in line:
                         _, controller, path = line.split(":", 2)
@@ -307,7 +314,7 @@ def test_no_runner_folder_or_cgroup_is_left_on_the_host(big: Graded):
 
 def test_fork_bomb_is_contained_and_the_host_can_still_fork(big: Graded):
     result = big["fork-bomb"]
-    assert result.output.count("F") > 64, "the fork bomb never forked: the test would pass vacuously"
+    assert printed_text(result).count("F") > 64, "the fork bomb never forked: the test would pass vacuously"
     assert_graded(result, 3, [SCALE_CHECK])
     for check in ADD_CHECKS:  # whichever limit stops it first: time, or the memory its copies touch
         assert re.fullmatch(rf"(took longer than 4 s|ran out of memory \(limit 512 MiB\)) while calling `add` in "
@@ -321,7 +328,7 @@ def test_fork_bomb_is_contained_and_the_host_can_still_fork(big: Graded):
 def test_thread_bomb_stops_at_the_process_limit(big: Graded):
     result = big["thread-bomb"]
     assert_graded(result, 6, CHECKS)
-    started = int(re.search(r"THREAD-BOMB stopped after (\d+) threads", result.output).group(1))
+    started = int(re.search(r"THREAD-BOMB stopped after (\d+) threads", printed_text(result)).group(1))
     assert 16 < started < 256
 
 
@@ -337,14 +344,14 @@ def test_disk_fill_stays_in_the_sandbox(big: Graded, place: str):
     result = big[f"disk-fill-{place}"]
     assert set(ADD_CHECKS) <= passed(result), result.tests
     assert result.status == Status.graded
-    written = [int(n) for n in re.findall(r"^DISK-FILL \S+ (?:full after )?(\d+)", result.output, re.M)]
+    written = [int(n) for n in re.findall(r"^DISK-FILL \S+ (?:full after )?(\d+)", printed_text(result), re.M)]
     assert written and max(written) >= 256 << 20, "the attack did not fill anything: it would pass vacuously"
     if SCALE_CHECK not in passed(result):  # stopped by a limit, said in plain words
         assert re.search(r"memory|disk|space|file size", message(result, SCALE_CHECK)), result.tests
     else:  # every write failed cleanly (a full tmpfs) and the right answer came back: it earns the check
-        assert "full after" in result.output
+        assert "full after" in printed_text(result)
     # it wrote to a size-capped tmpfs (memory charged to the sandbox), not to a disk of the host's
-    mount_point, kind = re.search(r"^DISK-FILL-FS \S+ (\S+) (\S+)$", result.output, re.M).groups()
+    mount_point, kind = re.search(r"^DISK-FILL-FS \S+ (\S+) (\S+)$", printed_text(result), re.M).groups()
     assert kind == "tmpfs" and mount_point == DISK_PLACES[place], (mount_point, kind)
     assert big.extra["host_fill_files"] == []
 
@@ -355,8 +362,9 @@ def test_the_last_submission_finds_nothing_left_in_the_wiped_places(big: Graded)
     seen = printed(result, "FOLLOWER")
     assert re.fullmatch(r"/work/scratch/s([2-9]|\d\d+)", seen["cwd"]), "it should follow others in its sandbox"
     assert seen["hits"] == [], seen["hits"]
-    assert set(seen["processes"].values()) <= {"bwrap", "python", "python3"}, seen["processes"]
-    assert len(seen["processes"]) == 3, seen["processes"]  # bwrap's init, the zygote and the follower itself
+    # only its own namespace's init and itself: bwrap's init, the zygote and every earlier submission are hidden
+    assert set(seen["processes"].values()) <= {"python", "python3"}, seen["processes"]
+    assert len(seen["processes"]) == 2, seen["processes"]
 
 
 # --- the big batch: time ---------------------------------------------------------------------------
@@ -399,10 +407,12 @@ def test_os_exit_at_import_scores_zero(big: Graded):
 def test_keyboard_interrupt_and_system_exit_in_functions_fail_only_their_checks(big: Graded):
     result = big["keyboard-interrupt-function"]
     assert_graded(result, 3, [SCALE_CHECK])
-    assert all(message(result, c) == "`add` raised KeyboardInterrupt" for c in ADD_CHECKS)
+    # the type and where in the student's own cell, never the exception's message (attacks.md #36)
+    assert all(re.fullmatch(r"`add` raised KeyboardInterrupt \(in cell answer-add, line \d+\)", message(result, c))
+               for c in ADD_CHECKS), result.tests
     result = big["system-exit-function"]
     assert_graded(result, 3, ADD_CHECKS)
-    assert message(result, SCALE_CHECK) == "`scale` raised SystemExit: 0"
+    assert re.fullmatch(r"`scale` raised SystemExit \(in cell answer-scale, line \d+\)", message(result, SCALE_CHECK))
 
 
 def test_raises_in_cells_are_recorded_not_obeyed(big: Graded):
@@ -416,7 +426,7 @@ def test_raises_in_cells_are_recorded_not_obeyed(big: Graded):
 
 def test_patching_pytest_in_the_sandbox_has_no_effect(big: Graded):
     result = big["patch-pytest"]
-    assert "PATCHED _pytest" in result.output, "the patch never ran: the test would pass vacuously"
+    assert "PATCHED _pytest" in printed_text(result), "the patch never ran: the test would pass vacuously"
     assert_graded(result, 3, [SCALE_CHECK])
     assert message(result, "test_add_integers") == "add should return the sum of its arguments"
 
@@ -445,7 +455,7 @@ def test_module_shadowing_has_no_effect(big: Graded):
 
 
 def printed_list(result: GradeResult, tag: str) -> list[str]:
-    line = next(line for line in result.output.splitlines() if line.startswith(tag + " "))
+    line = next(line for line in printed_text(result).splitlines() if line.startswith(tag + " "))
     return re.findall(r"'([^']*)'", line)
 
 
@@ -463,12 +473,12 @@ def test_always_equal_values_score_nothing(big: Graded, student: str):
 
 def test_frame_inspection_finds_no_expected_values(big: Graded):
     result = big["frame-inspection"]
-    assert "FRAMES ['op_call', 'answer', 'serve'" in result.output, "the frame walk never ran"
-    assert "SOURCES" in result.output
-    for line in result.output.splitlines():
+    assert "FRAMES ['op_call', 'answer', 'serve'" in printed_text(result), "the frame walk never ran"
+    assert "SOURCES" in printed_text(result)
+    for line in printed_text(result).splitlines():
         if line.startswith("SOURCES"):
             assert line.endswith("False False"), line  # no hidden test source on the stack
-    numbers = " ".join(line for line in result.output.splitlines() if line.startswith("NUMBERS"))
+    numbers = " ".join(line for line in printed_text(result).splitlines() if line.startswith("NUMBERS"))
     assert numbers and "42" not in re.findall(r"\b\d+\b", numbers) and "0.75" not in numbers
     assert_graded(result, 3, [SCALE_CHECK])
 
@@ -492,12 +502,13 @@ def test_network_is_unreachable(big: Graded):
     result = big["network"]
     assert_graded(result, 6, CHECKS)
     tries = printed(result, "NETWORK")
-    assert tries["loopback"].startswith("ConnectionRefusedError"), tries
+    # the submission's own network namespace: even its loopback is down
+    assert "unreachable" in tries["loopback"] or tries["loopback"].startswith("ConnectionRefusedError"), tries
     assert tries["abstract"].startswith("ConnectionRefusedError"), tries
-    for name in ("outside", "outside-udp", "outside-ipv6"):
-        assert "unreachable" in tries[name], tries
+    for name in ("outside", "outside-udp", "outside-ipv6"):  # no route, or no address at all to send from
+        assert "unreachable" in tries[name] or "Cannot assign requested address" in tries[name], tries
     assert tries["dns"].startswith("gaierror"), tries
-    assert tries["interfaces"] == ["lo"] and tries["routes"] == 0
+    assert tries["interfaces"] == ["lo"] and tries["routes"] <= 0  # (no table at all in its own namespace)
     assert big.extra["accepted"] == [], "the host's listening sockets were reached from the sandbox"
 
 
@@ -578,7 +589,7 @@ def sequential(tmp_path_factory: pytest.TempPathFactory) -> Graded:
 
 def test_a_detached_process_dies_with_its_submission(sequential: Graded):
     attacker = sequential["s1-detached"]
-    assert "DETACHED started" in attacker.output and "DETACHED alive" in attacker.output, \
+    assert "DETACHED started" in printed_text(attacker) and "DETACHED alive" in printed_text(attacker), \
         "the detached process never ran: the test would pass vacuously"
     # its own forged replies may even break its notebook's run; whatever happens, the wrong add earns nothing
     assert not set(ADD_CHECKS) & passed(attacker) and attacker.score <= 3
@@ -590,9 +601,9 @@ def test_a_detached_process_dies_with_its_submission(sequential: Graded):
 
 def test_atexit_handlers_change_nothing(sequential: Graded):
     result = sequential["s2-atexit"]
-    assert "ATEXIT rewrote the results" in result.output, "the handler never ran: the test would pass vacuously"
+    assert "ATEXIT rewrote the results" in printed_text(result), "the handler never ran: the test would pass vacuously"
     assert_graded(result, 3, [SCALE_CHECK])
-    assert message(result, "test_add_integers") == "`add` raised SystemExit: 0"
+    assert re.fullmatch(r"`add` raised SystemExit \(in cell \d+, line \d+\)", message(result, "test_add_integers"))
 
 
 def test_results_are_not_rewritten_later(sequential: Graded):
@@ -609,7 +620,7 @@ def test_results_are_not_rewritten_later(sequential: Graded):
 
 def test_the_next_submission_finds_nothing_in_the_wiped_places(sequential: Graded):
     writer = sequential["s3-writer"]
-    assert "WRITER left its traces; shm segment" in writer.output and "segment -1" not in writer.output
+    assert "WRITER left its traces; shm segment" in printed_text(writer) and "segment -1" not in printed_text(writer)
     seen = printed(sequential["s4-follower"], "FOLLOWER")
     number = int(seen["cwd"].removeprefix("/work/scratch/s"))  # the zygote numbers the processes it forks
     assert number >= 5, "the follower should come after the four others in the same sandbox"
@@ -619,8 +630,8 @@ def test_the_next_submission_finds_nothing_in_the_wiped_places(sequential: Grade
     runtime = {str(parent) for kept in kept_in_wiped_places() for parent in (Path(kept), *Path(kept).parents)}
     left = [p for p in seen["files"] if p not in ("/tmp", "/dev/shm", "/work/scratch", cwd, *runtime)
             and not p.startswith(cwd + "/")]
-    assert left == [] and f"{cwd}/toy.ipynb" in seen["files"], seen["files"]
-    assert len(seen["processes"]) == 3, seen["processes"]  # bwrap's init, the zygote, the follower
+    assert left == [] and f"{cwd}/data.csv" in seen["files"], seen["files"]  # the public files, linked
+    assert len(seen["processes"]) == 2, seen["processes"]  # its namespace's init and the follower
 
 
 def test_the_next_submission_finds_nothing_anywhere(sequential: Graded):
@@ -635,7 +646,8 @@ def test_the_next_submission_finds_nothing_anywhere(sequential: Graded):
 
 def test_a_full_root_folder_does_not_starve_the_next_student(sequential: Graded):
     attacker = sequential["s5-root-fill"]
-    assert "DISK-FILL / full after 0 bytes: Read-only file system" in attacker.output, attacker.output[-500:]
+    said = printed_text(attacker)
+    assert "DISK-FILL / full after 0 bytes: Read-only file system" in said, said[-500:]
     assert set(ADD_CHECKS) <= passed(attacker)
     assert_graded(sequential["s6-needs-memory"], 6, CHECKS)
 
@@ -711,9 +723,9 @@ def test_hidden_checks_solutions_and_secrets_are_unreachable(isolation: Graded):
 
 def test_a_concurrent_submission_is_invisible(isolation: Graded):
     writer, searcher = isolation["a-writer"], isolation["b-searcher"]
-    assert "WRITER left its traces; shm segment" in writer.output and "segment -1" not in writer.output
-    started = float(re.search(r"WRITER started ([\d.]+)", writer.output).group(1))
-    finished = float(re.search(r"WRITER finished ([\d.]+)", writer.output).group(1))
+    assert "WRITER left its traces; shm segment" in printed_text(writer) and "segment -1" not in printed_text(writer)
+    started = float(re.search(r"WRITER started ([\d.]+)", printed_text(writer)).group(1))
+    finished = float(re.search(r"WRITER finished ([\d.]+)", printed_text(writer)).group(1))
     report = printed(searcher, "FS-SEARCH")
     assert any(started < scan < finished for scan in report["scans"]), "the two did not run at the same time"
     assert report["started"] < finished and started < report["finished"]

@@ -13,7 +13,7 @@ import signal
 import time
 from typing import Any
 
-from ..harness.feedback import MissingName, SubmissionError
+from ..harness.feedback import MissingName, SubmissionError, cell_name
 from ..notebooks import CodeCell
 from ..protocol import Handle, ProtocolError, Unencodable, read_message, write_message
 from ..sandbox import Child, Limits, Sandbox, SandboxError
@@ -39,6 +39,7 @@ class Session:
 
     def __init__(self, sandbox: Sandbox, cells: list[CodeCell], probes: str | None = None):
         self.sandbox, self.cells, self.probes = sandbox, cells, probes
+        self._cell_lines = {cell.label: cell.source.count("\n") + 1 for cell in cells}
         self.limits: Limits = sandbox.limits
         self.deadline = time.monotonic() + self.limits.total_time
         self.child: Child | None = None
@@ -47,6 +48,7 @@ class Session:
         self.cell_errors: list[dict[str, str]] = []
         self.limit_events: list[str] = []
         self.outputs: list[str] = []
+        self.staff_outputs: list[str] = []
         self.fatal: str | None = None
         self.infrastructure_error: str | None = None
         self.current_test = ""
@@ -59,11 +61,7 @@ class Session:
         if time.monotonic() >= self.deadline:
             self.fatal = f"the submission ran out of time (limit {_seconds(self.limits.total_time)} in all)"
             raise LimitExceeded(self.fatal)
-        try:
-            self.child = self.sandbox.spawn()
-        except SandboxError as exc:
-            self.infrastructure_error = self.fatal = f"the grader's sandbox failed ({exc})"
-            raise LimitExceeded(self.fatal) from None
+        self.child = self._spawn()
         self.generation += 1
         try:
             reply = self._request({"op": "exec", "cells": [vars(c) for c in self.cells]}, "running your notebook",
@@ -73,10 +71,34 @@ class Session:
             raise LimitExceeded(self.fatal) from None
         errors = reply.get("cell_errors", []) if isinstance(reply, dict) else []
         if self.generation == 1:
-            self.cell_errors = [{k: str(e.get(k, ""))[:500] for k in ("cell", "error_type", "message")}
-                                for e in errors if isinstance(e, dict)]
+            self.cell_errors = [self._cell_error(e) for e in errors
+                                if isinstance(e, dict) and e.get("cell") in self._cell_lines]
+            self.child.output.seal()  # from here on, hidden inputs reach the submission: what it prints is staff-only
+        else:
+            self.child.output.seal(keep=False)  # a rerun of the cells: its output says nothing new
         if self.probes:
             self._request({"op": "probes", "source": self.probes}, "loading the probes")
+
+    def _spawn(self) -> Child:
+        """A confined submission process. A failure before it said hello is the grader's, never the student's:
+        the sandbox is replaced and the spawn tried once more; a second failure makes the whole result an
+        infrastructure error, which the next `grade` run picks up again."""
+        try:
+            return self.sandbox.spawn()
+        except SandboxError as first:
+            try:
+                self.sandbox.restart()
+                return self.sandbox.spawn()
+            except SandboxError as exc:
+                self.infrastructure_error = self.fatal = f"the grader's sandbox failed ({first}; then {exc})"
+                raise LimitExceeded(self.fatal) from None
+
+    def _cell_error(self, error: dict) -> dict[str, Any]:
+        """An error of the notebook's own run (no hidden input had reached it): message shown, capped."""
+        line = error.get("line")
+        line = line if type(line) is int and 1 <= line <= self._cell_lines[error["cell"]] else 0
+        return {"cell": error["cell"], "error_type": str(error.get("error_type", ""))[:100],
+                "message": str(error.get("message", ""))[:500], "line": line}
 
     def ensure_started(self) -> None:
         if self.child is not None:
@@ -88,25 +110,27 @@ class Session:
             self.restarts += 1
         self._start()
 
-    def finish(self) -> str:
-        """End the submission for good; returns what it printed (capped)."""
+    def finish(self) -> tuple[str, str]:
+        """End the submission for good; returns what it printed (capped): while its notebook ran (students may
+        see it), and while the hidden checks called it (for the course staff only)."""
         if self.child is not None:
             self._end_child()
-        return "\n".join(o for o in self.outputs if o)
+        return "\n".join(o for o in self.outputs if o), "\n".join(o for o in self.staff_outputs if o)
 
-    def _end_child(self) -> tuple[int | None, bool]:
+    def _end_child(self, ended: bool = False) -> tuple[int | None, bool]:
         child, self.child = self.child, None
         try:
-            info = self.sandbox.reap(child)
+            info = self.sandbox.reap(child, ended)
         except SandboxError:
             self.sandbox.restart()
             info = None
         self.outputs.append(child.output.text())
+        self.staff_outputs.append(child.output.staff_text())
         return (info.status, info.oom_killed) if info else (None, False)
 
     # --- requests --------------------------------------------------------------------------------
     def _fail(self, what: str, reason: str) -> LimitExceeded:
-        status, oom = self._end_child()
+        status, oom = self._end_child(ended=reason == "exited")
         where = f" in {self.current_test}" if self.current_test else ""
         if oom:
             reason = f"ran out of memory (limit {self.sandbox.describe_memory()}) while {what}{where}"
@@ -151,8 +175,17 @@ class Session:
         if "error" in reply:
             error = reply["error"] if isinstance(reply["error"], dict) else {}
             raise SubmissionError(label or "your code", str(error.get("type", "Error"))[:100],
-                                  str(error.get("message", ""))[:500])
+                                  where=self._place(error.get("where")))
         return reply.get("ok")
+
+    def _place(self, where: Any) -> str:
+        """``in cell X, line N`` when the runner names one of the cells it was sent and a line inside it; else
+        nothing (the runner is the submission's: whatever it says is checked, never repeated)."""
+        if type(where) is not list or len(where) != 2 or type(where[1]) is not int:
+            return ""
+        label, line = where
+        lines = self._cell_lines.get(label) if type(label) is str else None
+        return f"in {cell_name(label)}, line {line}" if lines and 1 <= line <= lines else ""
 
     def call(self, message: dict[str, Any], label: str, verb: str = "calling") -> Any:
         """Send a request about ``label`` (a name as the student wrote it); wrap handles in the reply."""

@@ -1,17 +1,39 @@
-"""Student-facing failure messages: the author's words or the student's own error, never the hidden test."""
+"""Student-facing failure messages: the author's words or the student's own error, never the hidden test.
+
+What the submission itself says while a hidden check calls it (an exception's message, a class it made up on the
+spot) could carry the check's inputs out (attacks.md #36): students see the exception's type, only when it is one
+of Python's or the course libraries' own, and where in their own cells it was raised.
+"""
 
 from __future__ import annotations
 
+import builtins
+
 MAX_MESSAGE = 400
 GENERIC_FAILURE = "this check failed"
+# exception types whose names a submission cannot choose: Python's own and the course libraries' usual ones
+KNOWN_ERROR_TYPES = frozenset(
+    {name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, BaseException)}
+    | {"LinAlgError", "AxisError", "DTypePromotionError", "OutOfMemoryError", "LimitExceeded"})
+OWN_ERROR_TYPE = "an exception of a class of its own"
+
+
+def cell_name(label: str) -> str:
+    """``cell answer-add`` for a grade id, ``cell 8`` as it is for a numbered cell."""
+    return label if label.startswith("cell ") else f"cell {label}"
+
+
+def shown_error_type(error_type: str) -> str:
+    return error_type if error_type in KNOWN_ERROR_TYPES else OWN_ERROR_TYPE
 
 
 class SubmissionError(Exception):
-    """The student's code raised while a check called it; carries only the student's side of the story."""
+    """The student's code raised while a check called it; carries only the student's side of the story: the
+    error's type and ``where`` it was raised (``message`` only for trusted notebooks run in-process)."""
 
-    def __init__(self, name: str, error_type: str, message: str):
-        self.name, self.error_type, self.message = name, error_type, message
-        super().__init__(student_error_text(name, error_type, message))
+    def __init__(self, name: str, error_type: str, message: str = "", where: str = ""):
+        self.name, self.error_type, self.message, self.where = name, error_type, message, where
+        super().__init__(student_error_text(name, error_type, message, where))
 
 
 class MissingName(SubmissionError):
@@ -22,11 +44,12 @@ class MissingName(SubmissionError):
         self.args = (f"your notebook does not define `{name}` at the top level",)
 
 
-def student_error_text(name: str, error_type: str, message: str) -> str:
+def student_error_text(name: str, error_type: str, message: str = "", where: str = "") -> str:
+    place = f" ({where})" if where else ""
     if error_type == "NotImplementedError" and not message:
-        return f"`{name}` is not implemented yet (it still raises NotImplementedError)"
+        return f"`{name}` is not implemented yet (it still raises NotImplementedError{', ' + where if where else ''})"
     detail = f": {message}" if message else ""
-    return f"`{name}` raised {error_type}{detail}"
+    return f"`{name}` raised {shown_error_type(error_type)}{detail}{place}"
 
 
 def _clip(text: str) -> str:

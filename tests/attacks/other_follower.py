@@ -1,11 +1,15 @@
-"""attacks.md #25 - look for what earlier submissions in the same sandbox left behind: files anywhere writable
-(the scratch space, /tmp and /dev/shm, and every other writable folder), SysV IPC objects, abstract unix
-sockets and processes. Prints one line `FOLLOWER {json}`: `hits` for the places the runner wipes, IPC and
+"""attacks.md #25 and #31 - look for what earlier submissions in the same sandbox left behind: files anywhere
+writable (the scratch space, /tmp and /dev/shm, and every other writable folder), SysV IPC objects, POSIX message
+queues, keys in the kernel keyrings, abstract unix sockets and processes. Prints one line `FOLLOWER {json}`:
+`hits` for the places the runner wipes, IPC and
 processes; `elsewhere` for the other writable folders.
 
 PARAMS (prepended by the test): needles, the markers to look for (in names, contents and command lines).
 """
 
+# uses _kernel.py
+
+import ctypes
 import json
 import os
 import stat
@@ -59,6 +63,13 @@ for table in ("/proc/sysvipc/shm", "/proc/sysvipc/msg", "/proc/sysvipc/sem", "/p
     seen["hits"] += [line for line in lines if any(n in line for n in NEEDLES)]
     if table != "/proc/net/unix" and lines:
         seen["hits"].append(f"{table} is not empty")
+libc = ctypes.CDLL(None, use_errno=True)
+for needle in NEEDLES:
+    if libc.mq_open(f"/{needle}".encode(), os.O_RDONLY, 0, None) >= 0:
+        seen["hits"].append(f"message queue /{needle}")
+    for keyring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_SESSION_KEYRING):  # noqa: F821 - from _kernel.py
+        if isinstance(search_key(needle, keyring), int):  # noqa: F821
+            seen["hits"].append(f"key {needle} in keyring {keyring}")
 seen["processes"] = {}
 for pid in (p for p in os.listdir("/proc") if p.isdigit()):
     try:

@@ -1,8 +1,11 @@
-"""attacks.md #25 - a submission that leaves traces for others: files in every writable place, a SysV shared
-memory segment, an abstract unix socket and a sleeping process, all carrying a marker; then it waits a while.
+"""attacks.md #25 and #31 - a submission that leaves traces for others: files in every writable place, a SysV shared
+memory segment, a POSIX message queue, a key in its user's kernel keyring, an abstract unix socket and a sleeping
+process, all carrying a marker; then it waits a while.
 
 PARAMS (prepended by the test): marker, a string that also appears in this notebook's source; seconds to wait.
 """
+
+# uses _kernel.py
 
 import ctypes
 import os
@@ -25,6 +28,9 @@ libc.shmat.restype = ctypes.c_void_p
 segment = libc.shmget(0x5EC2E7, 4096, 0o1666)  # IPC_CREAT | 0666
 if segment >= 0:
     ctypes.memmove(libc.shmat(segment, None, 0), MARKER.encode(), len(MARKER))
+queue = libc.mq_open(f"/{MARKER}".encode(), os.O_CREAT | os.O_RDWR, 0o666, None)
+keyring = add_key(MARKER, MARKER)  # noqa: F821 - from _kernel.py
+print(f"WRITER keyring {keyring} queue {'made' if queue >= 0 else 'refused'}", flush=True)
 listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 listener.bind("\0" + MARKER)
 listener.listen()
