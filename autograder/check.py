@@ -1,8 +1,11 @@
 """`autograder check NOTEBOOK`: what a student runs before submitting.
 
-It answers four questions: is this a readable notebook of a known assignment; were locked or check cells
-changed or deleted; does it run top to bottom in a fresh kernel within the time limit; and which public
-checks pass. Hidden checks are not involved (they never leave the course staff's machines).
+It answers five questions: is this a readable notebook of a known assignment; were locked or check cells
+changed or deleted; will the grader need a person to look at it (needs review: an answer cell it cannot find,
+a function defined twice); does it run top to bottom in a fresh kernel within the time limit; and which public
+checks pass. It runs exactly the program the grader builds (:func:`autograder.program.build_program`), in a
+Jupyter kernel, so its verdict is the grader's. Hidden checks are not involved (they never leave the course
+staff's machines).
 """
 
 from __future__ import annotations
@@ -14,15 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
-from nbgrader.utils import compute_checksum
 
 from .config import Assignment, Course, find_course_file, load_course
 from .errors import ConfigError, NotebookError
-from .notebooks import assignment_of, cells_by_grade_id, grade_id, is_locked, is_public_check, read_notebook
+from .notebooks import assignment_of, read_notebook
+from .program import Program, build_program, program_without_release
 
 DEFAULT_TIME_LIMIT = 300.0
 
@@ -39,6 +43,7 @@ class CheckReport:
     notebook: Path
     assignment: str | None
     tampered: list[str] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)
     cell_errors: list[str] = field(default_factory=list)
     checks: list[PublicCheck] = field(default_factory=list)
     seconds: float = 0.0
@@ -47,7 +52,7 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        return (not self.tampered and not self.timed_out and bool(self.checks)
+        return (not self.tampered and not self.review and not self.timed_out and bool(self.checks)
                 and all(c.status == "passed" for c in self.checks))
 
 
@@ -79,27 +84,6 @@ def identify(nb: NotebookNode, path: Path, course: Course | None) -> tuple[Assig
     raise NotebookError("not a notebook of a known assignment (no assignment stamp and no matching name)", path)
 
 
-def find_tampering(student: NotebookNode, release: NotebookNode | None) -> list[str]:
-    """Locked and check cells that were deleted or edited, named by grade id.
-
-    Compared with the released notebook when it is available; otherwise with the checksums that the
-    release wrote into the student's own copy (which detects edits, not deletions).
-    """
-    mine = cells_by_grade_id(student)
-    findings = []
-    reference = release.cells if release is not None else student.cells
-    for cell in reference:
-        gid = grade_id(cell)
-        if not gid or not is_locked(cell):
-            continue
-        expected = cell.metadata["nbgrader"].get("checksum")
-        if gid not in mine:
-            findings.append(f"{gid}: deleted")
-        elif expected and compute_checksum(mine[gid]) != expected:
-            findings.append(f"{gid}: modified")
-    return findings
-
-
 def _error_of(cell: NotebookNode) -> str | None:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
@@ -129,6 +113,18 @@ def execute(nb: NotebookNode, workdir: Path, time_limit: float) -> tuple[Noteboo
     return nb, seconds, timed_out or seconds > time_limit
 
 
+def program_of(nb: NotebookNode, release: NotebookNode | None) -> Program:
+    """The grader's program; away from the course (no release), the notebook as it stands."""
+    return build_program(nb, release) if release is not None else program_without_release(nb)
+
+
+def runnable_notebook(program: Program, like: NotebookNode) -> NotebookNode:
+    """The program's cells as a notebook for the kernel (the student's kernelspec and language)."""
+    return nbformat.v4.new_notebook(metadata={k: v for k, v in like.metadata.items()
+                                              if k in ("kernelspec", "language_info")},
+                                    cells=[nbformat.v4.new_code_cell(c.source) for c in program.cells])
+
+
 def check_notebook(path: Path, announce: Callable[[str], None] | None = None) -> CheckReport:
     """Check one notebook; ``announce`` hears the assignment once the file is known to be usable."""
     path = Path(path)
@@ -143,22 +139,21 @@ def check_notebook(path: Path, announce: Callable[[str], None] | None = None) ->
         release = read_notebook(release_path) if release_path.is_file() else None
     report = CheckReport(path, assignment.id if assignment else assignment_of(nb))
     report.time_limit = assignment.time_limit if assignment else DEFAULT_TIME_LIMIT
-    report.tampered = find_tampering(nb, release)
+    program = program_of(nb, release)
+    report.tampered, report.review = list(program.tampered), list(program.review)
     with tempfile.TemporaryDirectory(prefix="ag-check-") as tmp:
         workdir = Path(tmp)
         if course and assignment and course.release_dir(assignment).is_dir():
             shutil.copytree(course.release_dir(assignment), workdir, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns("*.ipynb"))
-        executed, report.seconds, report.timed_out = execute(nb, workdir, report.time_limit)
-    for index, cell in enumerate(executed.cells):
-        if cell.cell_type != "code":
-            continue
-        label = grade_id(cell) or f"cell {index + 1}"
+        executed, report.seconds, report.timed_out = execute(runnable_notebook(program, nb), workdir,
+                                                             report.time_limit)
+    for entry, cell in zip(program.cells, executed.cells, strict=True):
         error = _error_of(cell)
         ran = cell.get("execution_count") is not None or bool(cell.get("outputs"))
-        if is_public_check(cell):
+        if entry.public_check:
             status = "failed" if error else ("passed" if ran or not cell.source.strip() else "not run")
-            report.checks.append(PublicCheck(label, status, error or ""))
+            report.checks.append(PublicCheck(entry.label, status, error or ""))
         elif error:
-            report.cell_errors.append(f"{label}: {error}")
+            report.cell_errors.append(f"{entry.label}: {error}")
     return report

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import check as check_mod
 from . import release as release_mod
@@ -67,8 +68,10 @@ def check(notebook: Annotated[Path, typer.Argument(help="the notebook to check")
         table.add_row(item.cell, styles[item.status], item.detail)
     out.print(table)
     if report.tampered:
-        out.print("[red]Locked cells were changed or deleted[/] (restore them from the released notebook): "
-                  + ", ".join(report.tampered))
+        out.print("[red]Locked cells were changed or deleted[/] (restore them from the released notebook; the "
+                  "grader runs the released ones): " + ", ".join(report.tampered))
+    for reason in report.review:
+        out.print(Text.assemble(("needs review", "magenta"), f" by the course staff if submitted like this: {reason}"))
     for line in report.cell_errors:
         out.print(f"[yellow]error[/] in {line}")
     limit = f"{report.time_limit:g} s limit"

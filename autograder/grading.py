@@ -16,8 +16,9 @@ from pathlib import Path
 from .config import Assignment, Course
 from .engine import Outcome, Pool, check_backend
 from .errors import NotebookError
-from .harness import collect_expected, submission_cells
-from .notebooks import CodeCell, assignment_of, read_notebook
+from .harness import collect_expected, submission_program
+from .notebooks import assignment_of, read_notebook
+from .program import Program
 from .reports import write_feedback, write_result_json
 from .results import GradeResult, Status, now_iso
 from .store import Store
@@ -35,30 +36,34 @@ class Batch:
     seconds: float = 0.0
 
 
-def prepare_submission(course: Course, assignment: Assignment, submission: Submission) -> list[CodeCell]:
-    """The cells to run, or a NotebookError whose message is safe to show the student."""
+def prepare_submission(course: Course, assignment: Assignment, submission: Submission) -> Program:
+    """The graded program (what runs, what needs review, what was tampered with), or a NotebookError whose
+    message is safe to show the student."""
     if submission.problem or not submission.notebooks:
         raise NotebookError(submission.problem or "no notebook was submitted")
-    paths = [submission.notebooks[name] for name in assignment.notebooks]
-    for name, path in zip(assignment.notebooks, paths, strict=True):
+    notebooks = []
+    for name in assignment.notebooks:
+        path = submission.notebooks[name]
         try:
-            stamp = assignment_of(read_notebook(path))
+            nb = read_notebook(path)
         except NotebookError as exc:
             raise NotebookError(str(exc).replace(str(path), name)) from None
+        stamp = assignment_of(nb)
         if stamp and stamp != assignment.id:
             raise NotebookError(f"{name}: this is a notebook of {stamp}, not of {assignment.id}")
-    return submission_cells(course, assignment, paths)
+        notebooks.append(nb)
+    return submission_program(course, assignment, notebooks)
 
 
-def _result(submission: Submission, assignment: Assignment, outcome: Outcome, started: str,
+def _result(submission: Submission, assignment: Assignment, program: Program, outcome: Outcome, started: str,
             backend: str = "local") -> GradeResult:
     common = {"backend": backend, "started_at": started, "duration_s": round(outcome.seconds, 3),
-              "output": outcome.output, "check_output": outcome.check_output}
+              "output": outcome.output, "check_output": outcome.check_output, "tampered": list(program.tampered)}
     if outcome.error:
         return GradeResult(submission.student, assignment.id, submission.content_hash, Status.error,
                            max_score=outcome.run.max_score, reason=f"grader error: {outcome.error}", **common)
     return GradeResult.from_run(submission.student, assignment.id, submission.content_hash, outcome.run,
-                                reason=outcome.reason, **common)
+                                reason=outcome.reason, review=list(program.review), **common)
 
 
 def grade(course: Course, assignment: Assignment, *, submissions: Path | None = None, jobs: int = 1,
@@ -72,7 +77,7 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
     found = discover(course, assignment, submissions)
     total_points = sum(t["points"] for t in collect_expected(course, assignment).values())
     with Store(database or course.root / GRADEBOOK) as store:
-        todo: list[tuple[Submission, list[CodeCell]]] = []
+        todo: list[tuple[Submission, Program]] = []
         for sub in found:
             if not regrade and store.is_done(sub.student, assignment.id, sub.content_hash):
                 store.note_submission(sub.student, assignment.id, sub.content_hash, sub.submitted_at, sub.source)
@@ -89,13 +94,13 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
             on_total(len(todo) + len(batch.results))
         if pool is not None:
             started = {sub.student: now_iso() for sub, _ in todo}
-            by_student = {sub.student: sub for sub, _ in todo}
-            items = [(sub.student, cells) for sub, cells in todo]
+            by_student = {sub.student: (sub, program) for sub, program in todo}
+            items = [(sub.student, program.code_cells()) for sub, program in todo]
             with contextlib.closing(pool.map(items)) as outcomes:  # an interrupt stops the workers in order
                 for student, outcome in outcomes:
-                    sub = by_student[student]
-                    _save(course, store, sub, _result(sub, assignment, outcome, started[student], backend), batch,
-                          on_result)
+                    sub, program = by_student[student]
+                    _save(course, store, sub, _result(sub, assignment, program, outcome, started[student], backend),
+                          batch, on_result)
     batch.seconds = time.monotonic() - begin
     return batch
 

@@ -1,8 +1,12 @@
-"""Reading notebooks safely, nbgrader cell roles, and the code a grader runs for a submission."""
+"""Reading notebooks safely, nbgrader cell roles, and code cells as a grader runs them.
+
+Which cells make up a submission's graded program is decided in :mod:`autograder.program`.
+"""
 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +22,11 @@ METADATA_KEY = "autograder"  # notebook-level metadata written by `release`
 
 
 def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> NotebookNode:
-    """Read ``path`` as an nbformat-4 notebook, or raise one clear :class:`NotebookError`."""
+    """Read ``path`` as an nbformat-4 notebook, or raise one clear :class:`NotebookError`.
+
+    What Jupyter opens is accepted: a UTF-8 byte-order mark, Windows line endings, sources saved as one string
+    or as a list of lines, and older formats (nbformat 3 and earlier), upgraded with nbformat's own converter.
+    """
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -28,26 +36,44 @@ def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> NotebookNo
         raise NotebookError("the file is empty, not a notebook", path)
     if size > max_bytes:
         raise NotebookError(f"the file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit", path)
-    import nbformat
-
-    raw = path.read_bytes()
     try:
-        data = json.loads(raw.decode("utf-8"))
+        text = path.read_bytes().decode("utf-8-sig")  # (a byte-order mark, as some Windows editors write, is dropped)
     except UnicodeDecodeError:
         raise NotebookError("not a notebook (the file is not UTF-8 text)", path) from None
+    except OSError as exc:
+        raise NotebookError(f"cannot read the file ({exc.strerror})", path) from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise NotebookError(f"not a notebook (invalid JSON at line {exc.lineno}: {exc.msg})", path) from None
-    if not isinstance(data, dict) or "cells" not in data or "nbformat" not in data:
-        raise NotebookError("not a Jupyter notebook (no 'cells' and 'nbformat' keys)", path)
-    if data.get("nbformat") != 4:
-        raise NotebookError(f"unsupported notebook format version {data.get('nbformat')!r} (need 4)", path)
+    return _notebook_of(data, text, path)
+
+
+def _notebook_of(data: object, text: str, path: Path) -> NotebookNode:
+    """The parsed JSON as a valid nbformat-4 notebook; each way it can fail is named."""
+    if not isinstance(data, dict):
+        raise NotebookError(f"not a Jupyter notebook (the JSON is {type(data).__name__}, not an object)", path)
+    version = data.get("nbformat")
+    if version is None:
+        raise NotebookError("not a Jupyter notebook (no 'nbformat' key)", path)
+    if type(version) is not int or version < 1:
+        raise NotebookError(f"not a Jupyter notebook ('nbformat' is {version!r}, not a format version)", path)
+    if version > 4:
+        raise NotebookError(f"nbformat {version} is newer than this autograder reads (4 and older)", path)
+    if version == 4 and "cells" not in data:
+        raise NotebookError("not a valid notebook (nbformat 4 but no 'cells' key)", path)
+    import nbformat
+
     try:
-        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
-        nbformat.validate(nb)
-    except nbformat.ValidationError as exc:
-        raise NotebookError(f"not a valid notebook ({exc.message})", path) from None
+        with warnings.catch_warnings():  # (a missing cell id is added on reading; not worth a warning)
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4)
+            nbformat.validate(nb)
     except Exception as exc:  # nbformat raises a variety of types on odd input
-        raise NotebookError(f"not a valid notebook ({exc})", path) from None
+        detail = " ".join(str(getattr(exc, "message", None) or exc).split())[:300]
+        if version < 4:
+            raise NotebookError(f"nbformat {version} notebook could not be upgraded: {detail}", path) from None
+        raise NotebookError(f"not a valid notebook ({detail})", path) from None
     return nb
 
 
@@ -68,11 +94,14 @@ def notebook_text(nb: NotebookNode) -> str:
 # they agree), written out because importing nbgrader costs two seconds on every grading process.
 
 def _nbgrader(cell: NotebookNode) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
+    """The cell's nbgrader metadata; {} when absent or not a mapping (a student's file may hold anything)."""
+    data = cell.get("metadata", {}).get("nbgrader", {})
+    return data if isinstance(data, dict) else {}
 
 
 def grade_id(cell: NotebookNode) -> str | None:
-    return _nbgrader(cell).get("grade_id")
+    gid = _nbgrader(cell).get("grade_id")
+    return gid if isinstance(gid, str) and gid else None
 
 
 def is_grade(cell: NotebookNode) -> bool:
@@ -96,7 +125,8 @@ def is_public_check(cell: NotebookNode) -> bool:
 
 
 def has_tag(cell: NotebookNode, tag: str) -> bool:
-    return tag in cell.get("metadata", {}).get("tags", [])
+    tags = cell.get("metadata", {}).get("tags", [])
+    return isinstance(tags, list) and tag in tags
 
 
 def cells_by_grade_id(nb: NotebookNode) -> dict[str, NotebookNode]:
@@ -116,39 +146,6 @@ class CodeCell:
 
     label: str
     source: str
-
-
-def merge_submission(student: NotebookNode, release: NotebookNode) -> list[NotebookNode]:
-    """The cells to grade, as nbgrader does: locked cells come from the release, answers from the student.
-
-    Release cells keep their order. A student's answer cell is matched by ``grade_id``; cells the student
-    added keep their place after the release cell they followed. Cells deleted by the student come back from
-    the release (answers come back as the unanswered stub). Tags come from the release only, so a student
-    cannot mark a check cell ``skip-grading``.
-    """
-    import nbformat
-
-    anchors = cells_by_grade_id(release)
-    answers: dict[str, NotebookNode] = {}
-    extras: dict[str | None, list[NotebookNode]] = {}
-    last_anchor: str | None = None
-    for cell in student.cells:
-        gid = grade_id(cell)
-        if gid in anchors and gid not in answers:
-            answers[gid] = cell
-            last_anchor = gid
-        elif cell.cell_type == "code" and gid is None:
-            extras.setdefault(last_anchor, []).append(cell)
-    merged: list[NotebookNode] = list(extras.get(None, []))
-    for cell in release.cells:
-        gid = grade_id(cell)
-        if gid and is_solution(cell) and gid in answers:
-            merged.append(nbformat.from_dict({**cell, "source": answers[gid].get("source", "")}))
-        else:
-            merged.append(cell)
-        if gid:
-            merged.extend(extras.get(gid, []))
-    return merged
 
 
 def neutralise_magics(source: str) -> str | None:

@@ -22,11 +22,12 @@ from rich.text import Text
 from .harness import TestResult
 from .results import GradeResult, Status
 
-BASE_COLUMNS = ["student", "assignment", "score", "max_score", "status", "reason"]
+BASE_COLUMNS = ["student", "assignment", "score", "max_score", "status", "reason", "review", "tampered"]
 REASON_WIDTH = 60
 MESSAGE_CAP = 500
 _SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9._@+-]+$")
-_STATUS_STYLE = {Status.graded: "green", Status.ungradable: "yellow", Status.error: "red"}
+_STATUS_STYLE = {Status.graded: "green", Status.needs_review: "magenta", Status.ungradable: "yellow",
+                 Status.error: "red"}
 
 
 def _read_umask() -> int:
@@ -117,11 +118,19 @@ def _headline(result: GradeResult, esc: Callable[[str], str] = _md) -> list[str]
         # An internal failure: its reason is for the instructor, and the score is not a grade.
         return ["Not graded yet. The grader had a problem with your submission (not your fault); "
                 "it will be graded again."]
-    lines = [f"Score: {_num(result.score)} / {_num(result.max_score)}"]
+    provisional = result.status == Status.needs_review
+    lines = [f"Score: {_num(result.score)} / {_num(result.max_score)}" + (" (provisional)" if provisional else "")]
+    if provisional:
+        # The reasons name the student's own cells and functions, never anything of the hidden checks.
+        lines.append("This score is provisional, pending a review by the course staff: "
+                     + "; ".join(esc(reason) for reason in result.review) + ".")
     if result.status == Status.ungradable:
         lines.append(f"Your submission could not be graded: {esc(result.reason)}")
     elif result.reason:
         lines.append(f"Note: {esc(result.reason)}")
+    if result.tampered:
+        lines.append("Locked cells you changed or deleted were restored from the released notebook before "
+                     "grading: " + ", ".join(esc(t) for t in result.tampered) + ".")
     return lines
 
 
@@ -181,7 +190,8 @@ def grades_frame(results: Iterable[GradeResult]) -> pd.DataFrame:
     rows = []
     for r in ordered:
         row: dict[str, Any] = {"student": r.student, "assignment": r.assignment, "score": r.score,
-                               "max_score": r.max_score, "status": r.status.value, "reason": r.reason}
+                               "max_score": r.max_score, "status": r.status.value, "reason": r.reason,
+                               "review": "; ".join(r.review), "tampered": "; ".join(r.tampered)}
         row.update({columns[(t.test_id, t.name)]: t.score for t in r.tests})
         rows.append(row)
     return pd.DataFrame(rows, columns=[*BASE_COLUMNS, *dict.fromkeys(columns.values())])
@@ -211,7 +221,9 @@ def gradescope_json(result: GradeResult) -> dict[str, Any]:
 
 def export_gradescope(results: list[GradeResult], folder: Path) -> list[Path]:
     """``<folder>/<student>/results.json`` for each result; status error is skipped (a grader failure must
-    not reach students as a zero), so the returned paths say which were written."""
+    not reach students as a zero), so the returned paths say which were written. A result that needs review
+    is exported with its output saying the score is provisional and why: Gradescope is where staff adjust it,
+    and a student is never left with no word."""
     return [atomic_write(folder / _component(r.student) / "results.json", _json_text(gradescope_json(r)))
             for r in sorted(results, key=lambda r: r.student) if r.status != Status.error]
 
@@ -223,7 +235,7 @@ def summary_table(results: list[GradeResult], title: str | None = None) -> Table
                             ("reason", "left")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for r in results:
-        reason = " ".join(r.reason.split())
+        reason = " ".join("; ".join(filter(None, [*r.review, r.reason])).split())
         if len(reason) > REASON_WIDTH:
             reason = reason[: REASON_WIDTH - 1] + "…"
         table.add_row(Text(r.student), _num(r.score), _num(r.max_score),

@@ -12,18 +12,24 @@ from typing import Any
 
 from .harness import CheckRun, TestResult
 
-RESULT_SCHEMA_VERSION = 1
+RESULT_SCHEMA_VERSION = 2  # 2: status needs_review, fields review and tampered
+READABLE_SCHEMA_VERSIONS = (1, 2)
 
 
 class Status(StrEnum):
     graded = "graded"          # the hidden checks ran (some may have failed or hit limits)
+    needs_review = "needs_review"  # graded, but a person must look before the score counts (``review`` says why)
     ungradable = "ungradable"  # the file could not be graded at all (corrupt, empty, wrong assignment, too big)
     error = "error"            # the grader itself failed; the submission should be regraded
 
 
 @dataclass
 class GradeResult:
-    """One graded submission. ``reason`` explains a status other than graded, or a limit that was hit."""
+    """One graded submission. ``reason`` explains a status other than graded, or a limit that was hit.
+
+    ``review``: why a person must look (status needs_review; the score is that of the notebook run top to
+    bottom, provisional). ``tampered``: locked cells the student changed or deleted, restored before grading.
+    """
 
     student: str
     assignment: str
@@ -34,6 +40,8 @@ class GradeResult:
     reason: str = ""
     tests: list[TestResult] = field(default_factory=list)
     cell_errors: list[dict[str, str]] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)
+    tampered: list[str] = field(default_factory=list)
     output: str = ""  # what the submission printed while its notebook ran, capped
     # what it printed while hidden checks called it: may echo their inputs, so for the course staff only (the
     # gradebook), never in result.json, feedback or exports
@@ -45,7 +53,8 @@ class GradeResult:
     @classmethod
     def from_run(cls, student: str, assignment: str, content_hash: str, run: CheckRun, **extra: Any
                  ) -> GradeResult:
-        return cls(student, assignment, content_hash, Status.graded, score=run.score, max_score=run.max_score,
+        status = Status.needs_review if extra.get("review") else Status.graded
+        return cls(student, assignment, content_hash, status, score=run.score, max_score=run.max_score,
                    tests=list(run.tests), cell_errors=list(run.cell_errors), **extra)
 
     @classmethod
@@ -64,7 +73,7 @@ class GradeResult:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GradeResult:
         data = dict(data)
-        if data.pop("schema_version", None) != RESULT_SCHEMA_VERSION:
+        if data.pop("schema_version", None) not in READABLE_SCHEMA_VERSIONS:
             raise ValueError("unsupported result schema version")
         data["status"] = Status(data["status"])
         data["tests"] = [TestResult(**t) for t in data.get("tests", [])]

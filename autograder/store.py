@@ -22,8 +22,31 @@ from .errors import UserError
 from .harness import TestResult
 from .results import GradeResult, Status
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: status needs_review; runs.review_json, runs.tampered_json and runs.check_output
 BUSY_TIMEOUT_MS = 30_000
+
+_RUNS = """CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        submission_id INTEGER NOT NULL REFERENCES submissions(id),
+        status TEXT NOT NULL CHECK (status IN ('graded', 'needs_review', 'ungradable', 'error')),
+        score REAL NOT NULL,
+        max_score REAL NOT NULL,
+        reason TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        duration_s REAL NOT NULL,
+        output TEXT NOT NULL,
+        cell_errors_json TEXT NOT NULL,
+        is_latest INTEGER NOT NULL CHECK (is_latest IN (0, 1)),
+        review_json TEXT NOT NULL DEFAULT '[]',
+        tampered_json TEXT NOT NULL DEFAULT '[]',
+        -- what the submission printed while hidden checks called it: for the course staff only
+        check_output TEXT NOT NULL DEFAULT '')"""
+_RUNS_INDEXES = [
+    "CREATE INDEX runs_by_submission ON runs (submission_id)",
+    # At most one latest run per submission, enforced by the database itself.
+    "CREATE UNIQUE INDEX runs_one_latest ON runs (submission_id) WHERE is_latest = 1",
+]
 
 _SCHEMA = [
     """CREATE TABLE students (
@@ -38,22 +61,8 @@ _SCHEMA = [
         path TEXT NOT NULL,
         UNIQUE (student_id, assignment, content_hash))""",
     "CREATE INDEX submissions_by_assignment ON submissions (assignment, student_id)",
-    """CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
-        submission_id INTEGER NOT NULL REFERENCES submissions(id),
-        status TEXT NOT NULL CHECK (status IN ('graded', 'ungradable', 'error')),
-        score REAL NOT NULL,
-        max_score REAL NOT NULL,
-        reason TEXT NOT NULL,
-        backend TEXT NOT NULL,
-        started_at TEXT NOT NULL,
-        duration_s REAL NOT NULL,
-        output TEXT NOT NULL,
-        cell_errors_json TEXT NOT NULL,
-        is_latest INTEGER NOT NULL CHECK (is_latest IN (0, 1)))""",
-    "CREATE INDEX runs_by_submission ON runs (submission_id)",
-    # At most one latest run per submission, enforced by the database itself.
-    "CREATE UNIQUE INDEX runs_one_latest ON runs (submission_id) WHERE is_latest = 1",
+    _RUNS,
+    *_RUNS_INDEXES,
     """CREATE TABLE test_results (
         id INTEGER PRIMARY KEY,
         run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -69,7 +78,7 @@ _SCHEMA = [
 # The latest run of each student's most recent submission (highest submissions.id) of one assignment.
 _LATEST_RUNS = """
     SELECT st.name, s.assignment, s.content_hash, r.id, r.status, r.score, r.max_score, r.reason, r.backend,
-           r.started_at, r.duration_s, r.output, r.cell_errors_json
+           r.started_at, r.duration_s, r.output, r.cell_errors_json, r.review_json, r.tampered_json, r.check_output
     FROM submissions s
     JOIN students st ON st.id = s.student_id
     JOIN runs r ON r.submission_id = s.id AND r.is_latest = 1
@@ -134,22 +143,47 @@ class Store:
         if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
             raise UserError("cannot switch the gradebook to WAL mode", self.path)
         conn.execute("PRAGMA synchronous = FULL")  # an acknowledged result survives power loss too
+        # Foreign keys are off while the schema may change: rebuilding a table (SQLite's own recipe) drops it,
+        # and the pragma has no effect inside a transaction.
+        conn.execute("PRAGMA foreign_keys = OFF")
         with self._transaction():
             self._migrate()
+        conn.execute("PRAGMA foreign_keys = ON")
 
     def _migrate(self) -> None:
+        """Create the schema, or bring an older gradebook up to date keeping all of its data; one transaction,
+        so a second grader opening the same file at the same moment waits and then finds it done."""
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise UserError(f"gradebook schema version {version} is newer than this autograder's "
                             f"({SCHEMA_VERSION}); upgrade the autograder", self.path)
         if version == SCHEMA_VERSION:
             return
-        if self._conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
-            raise UserError("an SQLite database, but not a gradebook (it has tables and no schema version)",
-                            self.path)
-        for statement in _SCHEMA:
-            self._conn.execute(statement)
+        if version == 0:
+            if self._conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+                raise UserError("an SQLite database, but not a gradebook (it has tables and no schema version)",
+                                self.path)
+            for statement in _SCHEMA:
+                self._conn.execute(statement)
+        if version == 1:
+            self._migrate_1_to_2()
         self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _migrate_1_to_2(self) -> None:
+        """runs gains the status needs_review (a CHECK constraint: SQLite changes it only by rebuilding the
+        table), the review and tampered columns and the check output (empty for old runs)."""
+        conn = self._conn
+        columns = ("id, submission_id, status, score, max_score, reason, backend, started_at, duration_s, output, "
+                   "cell_errors_json, is_latest")
+        conn.execute(_RUNS.replace("CREATE TABLE runs", "CREATE TABLE runs_v2"))
+        conn.execute(f"INSERT INTO runs_v2 ({columns}) SELECT {columns} FROM runs")
+        conn.execute("DROP TABLE runs")
+        conn.execute("ALTER TABLE runs_v2 RENAME TO runs")
+        for statement in _RUNS_INDEXES:
+            conn.execute(statement)
+        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise UserError(f"the gradebook's references are broken ({len(broken)} row(s)); restore it", self.path)
 
     @contextmanager
     def _transaction(self, kind: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
@@ -208,24 +242,26 @@ class Store:
     def _insert_run(conn: sqlite3.Connection, submission_id: int, result: GradeResult) -> int:
         cursor = conn.execute(
             """INSERT INTO runs (submission_id, status, score, max_score, reason, backend, started_at, duration_s,
-                                 output, cell_errors_json, is_latest)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)""",
+                                 output, cell_errors_json, is_latest, review_json, tampered_json, check_output)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)""",
             (submission_id, Status(result.status).value, result.score, result.max_score, result.reason,
              result.backend, result.started_at, result.duration_s, result.output,
-             json.dumps(result.cell_errors, sort_keys=True)))
+             json.dumps(result.cell_errors, sort_keys=True), json.dumps(result.review),
+             json.dumps(result.tampered), result.check_output))
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
     @_translated
     def is_done(self, student: str, assignment: str, content_hash: str) -> bool:
-        """Whether this exact submission needs no grading: its latest run is graded or ungradable, not error."""
+        """Whether this exact submission needs no grading: its latest run is graded, needs review (a person's
+        turn, not the grader's) or ungradable; not error."""
         with self._lock:
             row = self._conn.execute(
                 """SELECT 1 FROM runs r
                    JOIN submissions s ON s.id = r.submission_id
                    JOIN students st ON st.id = s.student_id
                    WHERE st.name = ? AND s.assignment = ? AND s.content_hash = ? AND r.is_latest = 1
-                     AND r.status IN ('graded', 'ungradable')""",
+                     AND r.status IN ('graded', 'needs_review', 'ungradable')""",
                 (student, assignment, content_hash)).fetchone()
         return row is not None
 
@@ -257,7 +293,9 @@ class Store:
 
 def _result(row: tuple[Any, ...], tests: list[TestResult]) -> GradeResult:
     (student, assignment, content_hash, _run_id, status, score, max_score, reason, backend, started_at,
-     duration_s, output, cell_errors_json) = row
+     duration_s, output, cell_errors_json, review_json, tampered_json, check_output) = row
     return GradeResult(student, assignment, content_hash, Status(status), score=score, max_score=max_score,
                        reason=reason, tests=tests, cell_errors=json.loads(cell_errors_json), output=output,
-                       backend=backend, started_at=started_at, duration_s=duration_s)
+                       backend=backend, started_at=started_at, duration_s=duration_s,
+                       review=json.loads(review_json), tampered=json.loads(tampered_json),
+                       check_output=check_output)

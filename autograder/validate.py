@@ -10,7 +10,7 @@ from pathlib import Path
 from .config import Assignment, Course
 from .engine import run_notebooks
 from .errors import UserError
-from .harness import CheckRun, run_checks_inprocess
+from .harness import CheckRun, run_checks_inprocess, submission_program
 from .known_wrong import declared_failures
 from .notebooks import read_notebook
 
@@ -35,8 +35,10 @@ def _matches(test_name: str, test_id: str, declared: str) -> bool:
     return declared in (test_name, test_id, test_id.split("::")[-1])
 
 
-def judge(kind: str, run: CheckRun, assignment: Assignment, declared: list[str] | None = None) -> Verdict:
-    problems = list(run.problems)
+def judge(kind: str, run: CheckRun, assignment: Assignment, declared: list[str] | None = None,
+          review: list[str] | None = None) -> Verdict:
+    """``review``: why grading would mark this submission needs review; none of the validation set may be."""
+    problems = list(run.problems) + [f"would need review: {reason}" for reason in review or []]
     if not run.tests and not problems:
         problems.append("no hidden checks were found")
     if kind == "reference":
@@ -100,6 +102,7 @@ def validate(course: Course, ids: list[str] | None = None, jobs: int = 2, backen
     for assignment in course.select(ids):
         items = validation_set(course, assignment)
         runs = _runs(course, assignment, [nbs for _, nbs, _ in items], jobs, backend)
-        verdicts += [judge(kind, run, assignment, declared) for (kind, _, declared), run in zip(items, runs,
-                                                                                                   strict=True)]
+        for (kind, notebooks, declared), run in zip(items, runs, strict=True):
+            review = submission_program(course, assignment, [read_notebook(p) for p in notebooks]).review
+            verdicts.append(judge(kind, run, assignment, declared, review))
     return verdicts

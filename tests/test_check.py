@@ -32,7 +32,8 @@ def test_edited_or_deleted_locked_cells_are_named(toy: Course, tmp_path: Path):
     by_id = {c["metadata"].get("nbgrader", {}).get("grade_id"): c for c in nb["cells"]}
     by_id["check-scale"]["source"] = "assert True  # nothing to see"
     nb["cells"].remove(by_id["setup"])
-    nb["cells"].insert(0, {"cell_type": "code", "metadata": {}, "source": "import numpy as np",
+    # (a metadata-less cell equal to `setup` would be `setup`, as Colab saves it; this one is the student's own)
+    nb["cells"].insert(0, {"cell_type": "code", "metadata": {}, "source": "import numpy as np\nprint('mine')",
                            "outputs": [], "execution_count": None, "id": "mine"})
     path = toy.root / "submitted.ipynb"
     path.write_text(json.dumps(nb))
@@ -72,3 +73,16 @@ def test_unusable_files_give_one_line_and_exit_2(toy: Course, content: bytes, me
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "broken.ipynb" in lines[0]
+
+
+def test_a_deleted_answer_cell_is_named_as_needing_review(toy: Course):
+    nb = json.loads((toy.root / "solutions/week00-toy/toy.ipynb").read_text())
+    nb["cells"] = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") != "answer-add"]
+    path = toy.root / "no-add.ipynb"
+    path.write_text(json.dumps(nb))
+    result = cli("check", str(path), cwd=toy.root)
+    assert result.returncode == 1
+    assert ("needs review by the course staff if submitted like this: answer cell answer-add is missing and no "
+            "cell of the notebook defines `add`") in result.stdout
+    assert "NotImplementedError" not in result.stdout  # the stub is not run in its place: add is simply undefined
+    assert "check-add" in result.stdout and "NameError" in result.stdout

@@ -36,6 +36,15 @@ def ungradable(student: str = "bob") -> GradeResult:
     return GradeResult.ungradable(student, "week00-toy", "def456", "the notebook is not valid JSON", 3.0)
 
 
+def reviewed(student: str = "erin") -> GradeResult:
+    result = graded(student, score=0.0, tests=[
+        TestResult("test_toy.py::test_add", "test_add", "add returns the sum", 2.0, False, "`add` is not defined")],
+        review=["answer cell answer-add is missing and no cell of the notebook defines `add`"],
+        tampered=["check-add: modified"])
+    result.status = Status.needs_review
+    return result
+
+
 def crashed(student: str = "carol") -> GradeResult:
     return GradeResult(student, "week00-toy", "0f0f", Status.error, max_score=3.0,
                        reason="runner died: /srv/grader/secret/path.py line 12")
@@ -51,6 +60,16 @@ def test_result_json_is_the_versioned_schema_written_atomically(tmp_path: Path):
     write_result_json(tmp_path, graded(score=3.0))
     assert json.loads(path.read_text())["score"] == 3.0
     assert [p.name for p in path.parent.iterdir()] == ["result.json"]  # no temporary files left
+
+
+def test_result_json_keeps_review_and_tampering_and_reads_version_1(tmp_path: Path):
+    data = json.loads(write_result_json(tmp_path, reviewed()).read_text())
+    assert data["schema_version"] == 2 and data["status"] == "needs_review"
+    assert data["tampered"] == ["check-add: modified"] and GradeResult.from_json(data) == reviewed()
+    old = {k: v for k, v in graded().to_json().items() if k not in ("review", "tampered")} | {"schema_version": 1}
+    assert GradeResult.from_json(old) == graded()
+    with pytest.raises(ValueError, match="unsupported"):
+        GradeResult.from_json({**old, "schema_version": 3})
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -111,8 +130,8 @@ def test_csv_has_one_row_per_student_and_a_stable_column_order(tmp_path: Path):
     second = export_csv(list(reversed(results)), tmp_path / "again.csv").read_bytes()
     assert first == second
     frame = pd.read_csv(tmp_path / "grades.csv")
-    assert list(frame.columns) == ["student", "assignment", "score", "max_score", "status", "reason",
-                                   "test_toy.py::test_add", "test_scale", "extra/test_more.py::test_add"]
+    assert list(frame.columns) == ["student", "assignment", "score", "max_score", "status", "reason", "review",
+                                   "tampered", "test_toy.py::test_add", "test_scale", "extra/test_more.py::test_add"]
     assert list(frame["student"]) == ["alice", "bob", "dana"]
     assert list(frame["status"]) == ["graded", "ungradable", "graded"]
     assert frame["test_toy.py::test_add"].tolist()[0] == 2.0 and frame["test_scale"].tolist()[0] == 0.0
@@ -122,13 +141,42 @@ def test_csv_has_one_row_per_student_and_a_stable_column_order(tmp_path: Path):
 
 def test_csv_uses_test_names_when_they_are_unique(tmp_path: Path):
     frame = pd.read_csv(export_csv([graded()], tmp_path / "g.csv"))
-    assert list(frame.columns)[6:] == ["test_add", "test_scale"]
+    assert list(frame.columns)[8:] == ["test_add", "test_scale"]
 
 
 def test_csv_refuses_two_results_for_one_student(tmp_path: Path):
     with pytest.raises(ValueError, match="more than one result"):
         export_csv([graded(), graded()], tmp_path / "g.csv")
     assert not (tmp_path / "g.csv").exists()
+
+
+def test_a_result_needing_review_says_provisional_and_why_to_the_student():
+    text = feedback_markdown(reviewed())
+    assert "**Score: 0 / 3 (provisional)**" in text
+    assert ("This score is provisional, pending a review by the course staff: answer cell answer-add is missing "
+            "and no cell of the notebook defines `add`.") in text
+    assert "Locked cells you changed or deleted were restored from the released notebook before grading: " \
+        "check-add: modified." in text
+    assert "provisional" not in feedback_markdown(graded()) and "restored" not in feedback_markdown(graded())
+
+
+def test_csv_and_summary_show_review_status_reasons_and_tampering(tmp_path: Path):
+    frame = pd.read_csv(export_csv([graded(), reviewed()], tmp_path / "g.csv"))
+    assert list(frame["status"]) == ["graded", "needs_review"]
+    assert frame.loc[1, "review"].startswith("answer cell answer-add is missing")
+    assert frame.loc[1, "tampered"] == "check-add: modified" and frame["review"].isna().tolist()[0]
+    console = Console(record=True, width=200, color_system="truecolor")
+    console.print(summary_table([reviewed()]))
+    line = next(line for line in console.export_text(styles=False).splitlines() if "erin" in line)
+    assert "needs_review" in line and "answer cell answer-add is missing" in line
+    assert reports._STATUS_STYLE[Status.needs_review] not in {reports._STATUS_STYLE[s] for s in Status
+                                                              if s != Status.needs_review}
+
+
+def test_gradescope_exports_a_result_needing_review_as_provisional(tmp_path: Path):
+    (path,) = export_gradescope([reviewed()], tmp_path / "gs")
+    data = json.loads(path.read_text())
+    assert data["score"] == 0.0 and data["output"].startswith("Score: 0 / 3 (provisional)\nThis score is provisional")
 
 
 def test_gradescope_results_follow_its_schema_and_skip_grader_errors(tmp_path: Path):

@@ -53,6 +53,16 @@ def test_a_result_round_trips_exactly_through_a_reopened_file(tmp_path: Path):
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_review_reasons_and_tampered_cells_round_trip(tmp_path: Path):
+    db = tmp_path / "gradebook.db"
+    original = make(status=Status.needs_review, review=["answer cell answer-add is missing and no cell of the "
+                                                        "notebook defines `add`"], tampered=["check-add: modified"])
+    with Store(db) as store:
+        store.record(original, WHEN, "p")
+    with Store(db) as store:
+        assert store.latest("week00-toy") == [original]
+
+
 def test_a_regrade_adds_a_run_that_becomes_the_only_latest(tmp_path: Path):
     db = tmp_path / "gradebook.db"
     with Store(db) as store:
@@ -68,7 +78,7 @@ def test_a_regrade_adds_a_run_that_becomes_the_only_latest(tmp_path: Path):
 
 
 @pytest.mark.parametrize(("status", "done"), [(Status.graded, True), (Status.ungradable, True),
-                                              (Status.error, False)])
+                                              (Status.needs_review, True), (Status.error, False)])
 def test_is_done_is_exact_about_status_student_assignment_and_content(tmp_path: Path, status: Status, done: bool):
     with Store(tmp_path / "g.db") as store:
         store.record(make(status=status), WHEN, "p")
@@ -147,7 +157,7 @@ def test_a_newer_schema_version_is_refused(tmp_path: Path):
     db = tmp_path / "g.db"
     with sqlite3.connect(db) as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    with pytest.raises(UserError, match=r"schema version 2 is newer") as caught:
+    with pytest.raises(UserError, match=rf"schema version {SCHEMA_VERSION + 1} is newer") as caught:
         Store(db)
     assert str(db) in str(caught.value)
 
@@ -244,3 +254,79 @@ def test_sigkill_midway_loses_and_duplicates_nothing(tmp_path: Path):
         assert all(store.is_done(f"s{i % 37:03d}", "week00-toy", f"h{i % 111}") for i in acked)
         store.record(make("after-crash"), WHEN, "p")  # and it takes writes again
         assert store.is_done("after-crash", "week00-toy", "h1")
+
+
+# The gradebook as version 1 of the autograder wrote it: the migration must keep every row of it.
+_SCHEMA_V1 = [
+    "CREATE TABLE students (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+    """CREATE TABLE submissions (id INTEGER PRIMARY KEY, student_id INTEGER NOT NULL REFERENCES students(id),
+        assignment TEXT NOT NULL, content_hash TEXT NOT NULL, submitted_at TEXT NOT NULL, path TEXT NOT NULL,
+        UNIQUE (student_id, assignment, content_hash))""",
+    "CREATE INDEX submissions_by_assignment ON submissions (assignment, student_id)",
+    """CREATE TABLE runs (id INTEGER PRIMARY KEY, submission_id INTEGER NOT NULL REFERENCES submissions(id),
+        status TEXT NOT NULL CHECK (status IN ('graded', 'ungradable', 'error')), score REAL NOT NULL,
+        max_score REAL NOT NULL, reason TEXT NOT NULL, backend TEXT NOT NULL, started_at TEXT NOT NULL,
+        duration_s REAL NOT NULL, output TEXT NOT NULL, cell_errors_json TEXT NOT NULL,
+        is_latest INTEGER NOT NULL CHECK (is_latest IN (0, 1)))""",
+    "CREATE INDEX runs_by_submission ON runs (submission_id)",
+    "CREATE UNIQUE INDEX runs_one_latest ON runs (submission_id) WHERE is_latest = 1",
+    """CREATE TABLE test_results (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id),
+        test_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL, points REAL NOT NULL,
+        passed INTEGER NOT NULL CHECK (passed IN (0, 1)), message TEXT NOT NULL)""",
+    "CREATE INDEX test_results_by_run ON test_results (run_id)",
+]
+
+
+def _version_1_gradebook(db: Path) -> None:
+    with sqlite3.connect(db) as conn:
+        for statement in _SCHEMA_V1:
+            conn.execute(statement)
+        conn.execute("INSERT INTO students (id, name) VALUES (1, 'alice'), (2, 'bob')")
+        conn.execute("INSERT INTO submissions VALUES (1, 1, 'week00-toy', 'h1', ?, 'a'), (2, 2, 'week00-toy', 'h2',"
+                     " ?, 'b')", (WHEN, WHEN))
+        conn.execute("INSERT INTO runs VALUES (1, 1, 'error', 0, 3.5, 'crashed', 'local', ?, 1, '', '[]', 0),"
+                     " (2, 1, 'graded', 2, 3.5, '', 'local', ?, 1.25, 'out', '[]', 1),"
+                     " (3, 2, 'ungradable', 0, 3.5, 'empty', 'local', ?, 0, '', '[]', 1)", (WHEN,) * 3)
+        conn.execute("INSERT INTO test_results VALUES (1, 2, 't::a', 'a', 'A', 2, 1, ''), (2, 2, 't::b', 'b', 'B', "
+                     "1.5, 0, 'no')")
+        conn.execute("PRAGMA user_version = 1")
+
+
+def test_a_version_1_gradebook_is_migrated_keeping_every_row(tmp_path: Path):
+    db = tmp_path / "gradebook.db"
+    _version_1_gradebook(db)
+    with sqlite3.connect(db) as conn:
+        before = {table: conn.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()  # noqa: S608
+                  for table in ("students", "submissions", "runs", "test_results")}
+    with Store(db) as store:
+        latest = {r.student: r for r in store.latest("week00-toy")}
+        assert (latest["alice"].status, latest["alice"].score, latest["bob"].status) == \
+            (Status.graded, 2, Status.ungradable)
+        assert [t.name for t in latest["alice"].tests] == ["a", "b"] and latest["alice"].review == []
+        assert store.is_done("alice", "week00-toy", "h1")
+        store.record(make(student="carol", status=Status.needs_review, review=["why"]), WHEN, "c")  # the new status
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        for table in ("students", "submissions", "test_results"):
+            assert conn.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()[:len(before[table])] == \
+                before[table]  # noqa: S608
+        runs = conn.execute("SELECT * FROM runs WHERE id <= 3 ORDER BY id").fetchall()
+        assert [row[:12] for row in runs] == before["runs"] and {row[12:] for row in runs} == {("[]", "[]")}
+        indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"runs_by_submission", "runs_one_latest"} <= indexes
+        with pytest.raises(sqlite3.IntegrityError):  # still at most one latest run per submission
+            conn.execute("UPDATE runs SET is_latest = 1 WHERE id = 1")
+        with pytest.raises(sqlite3.IntegrityError):  # and the status is still checked
+            conn.execute("UPDATE runs SET status = 'great' WHERE id = 2")
+    with Store(db) as store:  # opening again changes nothing
+        assert {r.student for r in store.latest("week00-toy")} == {"alice", "bob", "carol"}
+
+
+def test_foreign_keys_are_enforced_after_a_migration(tmp_path: Path):
+    db = tmp_path / "gradebook.db"
+    _version_1_gradebook(db)
+    with Store(db) as store, pytest.raises(sqlite3.IntegrityError):
+        store._conn.execute("INSERT INTO test_results (run_id, test_id, name, description, points, passed, message) "
+                            "VALUES (999, 'x', 'x', 'x', 1, 1, '')")

@@ -10,9 +10,14 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import Assignment, Course
-from ..notebooks import CodeCell, code_to_run, merge_submission, read_notebook
+from ..notebooks import CodeCell, read_notebook
+from ..program import Program, build_program, combine
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 PLUGIN = "autograder.harness.plugin"
 TRUSTED_INI = Path(__file__).with_name("pytest.ini")
@@ -91,13 +96,16 @@ def pytest_command(hidden_dir: Path, results: Path, extra: list[str]) -> list[st
     return [sys.executable, "-I", "-m", "pytest", *pytest_args(hidden_dir, results), *extra]
 
 
+def submission_program(course: Course, assignment: Assignment, notebooks: list[NotebookNode]) -> Program:
+    """The graded program of a submission (its notebooks, in course order), as :mod:`autograder.program` builds
+    it against the release."""
+    return combine([(name, build_program(nb, read_notebook(course.release_dir(assignment) / name)))
+                    for name, nb in zip(assignment.notebooks, notebooks, strict=True)])
+
+
 def submission_cells(course: Course, assignment: Assignment, notebooks: list[Path]) -> list[CodeCell]:
-    """The code to run for a submission: its notebooks merged with the release, in course order."""
-    cells: list[CodeCell] = []
-    for name, path in zip(assignment.notebooks, notebooks, strict=True):
-        release = read_notebook(course.release_dir(assignment) / name)
-        cells += code_to_run(merge_submission(read_notebook(path), release))
-    return cells
+    """The code to run for a submission read from ``notebooks``, in course order."""
+    return submission_program(course, assignment, [read_notebook(p) for p in notebooks]).code_cells()
 
 
 def public_workdir(course: Course, assignment: Assignment, into: Path) -> Path:

@@ -1,0 +1,194 @@
+"""Grade what Jupyter would run: each week's reference as students really save it, graded in the sandbox, and
+`autograder check` reaching the same verdict on every one.
+
+Each variant is the week's reference (or blank release) after something students do to notebooks: metadata lost
+(Colab, VS Code, a fresh notebook), an answer cell deleted, a stub duplicated with the answer in the copy, all
+answers merged into one cell, answers retyped in fresh cells, a public check edited, an old nbformat, a
+byte-order mark, Windows line endings with single-string sources.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.check import CheckReport, check_notebook
+from autograder.config import Course, load_course
+from autograder.grading import grade
+from autograder.notebooks import grade_id, is_public_check, is_solution
+from autograder.results import GradeResult, Status
+
+from .conftest import REPO
+
+WEEKS = {  # week -> (its notebook, the answer cell the "deleted" variant removes)
+    "week01-markov": ("markov.ipynb", "markov-bigrams"),
+    "week02-rnn": ("rnn.ipynb", "lstm-step"),
+    "week03-attention": ("attention.ipynb", "attention"),
+}
+Variant = Callable[[nbformat.NotebookNode, nbformat.NotebookNode, str], "nbformat.NotebookNode | bytes"]
+
+
+def _answers(nb: nbformat.NotebookNode) -> list[int]:
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and is_solution(c)]
+
+
+def stripped(ref, release, deleted):
+    nb = copy.deepcopy(ref)
+    for cell in nb.cells:
+        cell.metadata.pop("nbgrader", None)
+    return nb
+
+
+def answer_deleted(ref, release, deleted):
+    nb = copy.deepcopy(ref)
+    nb.cells = [c for c in nb.cells if grade_id(c) != deleted]
+    return nb
+
+
+def duplicated_stub(ref, release, deleted):
+    """Every answer cell left as the release's stub, with a copy below it (metadata and all, as Jupyter copies)
+    holding the answer."""
+    nb = copy.deepcopy(ref)
+    stubs = {grade_id(c): c.source for c in release.cells}
+    for index in reversed(_answers(nb)):
+        answer = copy.deepcopy(nb.cells[index])
+        answer.id = f"{answer.id}-copy"[-64:]
+        nb.cells[index].source = stubs[grade_id(answer)]
+        nb.cells.insert(index + 1, answer)
+    return nb
+
+
+def merged(ref, release, deleted):
+    """All answers in the first answer cell, the other answer cells deleted."""
+    nb = copy.deepcopy(ref)
+    indexes = _answers(nb)
+    nb.cells[indexes[0]].source = "\n\n\n".join(nb.cells[i].source for i in indexes)
+    nb.cells = [c for i, c in enumerate(nb.cells) if i not in indexes[1:]]
+    return nb
+
+
+def retyped(ref, release, deleted):
+    """Every answer cell deleted and its answer typed into a fresh cell (no metadata) in its place."""
+    nb = copy.deepcopy(ref)
+    for index in _answers(nb):
+        nb.cells[index] = nbformat.v4.new_code_cell("# my answer\n" + nb.cells[index].source)
+    return nb
+
+
+def check_edited(ref, release, deleted):
+    nb = copy.deepcopy(ref)
+    first_check = next(c for c in nb.cells if is_public_check(c))
+    first_check.source = "assert True  # the check was in my way"
+    return nb
+
+
+def nbformat_3(ref, release, deleted):
+    return nbformat.writes(nbformat.convert(copy.deepcopy(ref), 3), version=3).encode("utf-8")
+
+
+def byte_order_mark(ref, release, deleted):
+    return b"\xef\xbb\xbf" + nbformat.writes(ref).encode("utf-8")
+
+
+def windows_single_strings(ref, release, deleted):
+    data = json.loads(nbformat.writes(ref))
+    for cell in data["cells"]:
+        cell["source"] = "".join(cell["source"]).replace("\n", "\r\n")
+    return json.dumps(data, indent=1).replace("\n", "\r\n").encode("utf-8")
+
+
+def blank(ref, release, deleted):
+    return copy.deepcopy(release)
+
+
+FULL_MARKS = {"reference": lambda ref, release, deleted: ref, "stripped": stripped,
+              "duplicated-stub": duplicated_stub, "merged": merged, "retyped": retyped,
+              "nbformat-3": nbformat_3, "byte-order-mark": byte_order_mark,
+              "windows-single-strings": windows_single_strings, "check-edited": check_edited}
+VARIANTS: dict[str, Variant] = {**FULL_MARKS, "answer-deleted": answer_deleted, "blank": blank}
+
+
+def _course(root: Path, week: str) -> Course:
+    """A copy of the real course holding this week's release and hidden checks (results are written there)."""
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "course.yml", root / "course.yml")
+    for part in ("source", f"release/{week}", f"tests/hidden/{week}"):
+        shutil.copytree(REPO / part, root / part)
+    return load_course(root / "course.yml")
+
+
+class Week:
+    """One week's variants, graded in one batch and checked one by one."""
+
+    def __init__(self, week: str, results: dict[str, GradeResult], checks: dict[str, CheckReport]):
+        self.week, self.results, self.checks = week, results, checks
+
+
+@pytest.fixture(scope="module", params=list(WEEKS))
+def week(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Week:
+    name = request.param
+    notebook, deleted = WEEKS[name]
+    course = _course(tmp_path_factory.mktemp(name) / "course", name)
+    ref = nbformat.read(REPO / "solutions" / name / notebook, as_version=4)
+    release = nbformat.read(course.release_dir(course.assignment(name)) / notebook, as_version=4)
+    folder = course.root / "incoming"
+    folder.mkdir()
+    for variant, make in VARIANTS.items():
+        made = make(ref, release, deleted)
+        path = folder / f"{variant}.ipynb"
+        path.write_bytes(made) if isinstance(made, bytes) else nbformat.write(made, path)
+    batch = grade(course, course.assignment(name), submissions=folder, jobs=2)
+    paths = [folder / f"{variant}.ipynb" for variant in VARIANTS]
+    with ProcessPoolExecutor(max_workers=2) as pool:  # one Jupyter kernel each
+        checks = dict(zip(VARIANTS, pool.map(check_notebook, paths), strict=True))
+    return Week(name, {r.student: r for r in batch.results}, checks)
+
+
+def _failed(result: GradeResult) -> list[tuple[str, str]]:
+    return [(t.name, t.message) for t in result.tests if not t.passed]
+
+
+@pytest.mark.parametrize("variant", list(FULL_MARKS))
+def test_correct_notebooks_get_full_marks_however_they_were_saved(week: Week, variant: str):
+    result = week.results[variant]
+    assert result.status == Status.graded, (result.status, result.reason, result.review)
+    assert result.max_score > 0 and result.score == result.max_score, _failed(result)
+    assert result.review == [] and result.cell_errors == []
+    assert result.tampered == ([] if variant != "check-edited" else [result.tampered[0]])
+
+
+def test_an_edited_public_check_is_restored_and_recorded(week: Week):
+    result = week.results["check-edited"]
+    assert len(result.tampered) == 1 and result.tampered[0].endswith(": modified")
+    assert result.tampered[0].split(":")[0].startswith("check-")
+
+
+def test_a_deleted_answer_cell_needs_review_naming_it(week: Week):
+    deleted = WEEKS[week.week][1]
+    result = week.results["answer-deleted"]
+    assert result.status == Status.needs_review
+    assert len(result.review) == 1 and f"answer cell {deleted} is missing" in result.review[0]
+    assert 0 < result.score < result.max_score  # the top-to-bottom program's score, for the reviewer
+
+
+def test_the_blank_release_scores_zero_and_needs_no_review(week: Week):
+    result = week.results["blank"]
+    assert (result.status, result.score, result.review) == (Status.graded, 0, [])
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_check_reaches_the_graders_verdict(week: Week, variant: str):
+    result, report = week.results[variant], week.checks[variant]
+    assert report.review == result.review and report.tampered == result.tampered
+    if variant in FULL_MARKS:
+        assert [c.status for c in report.checks if c.status != "passed"] == [], report.checks
+        assert report.cell_errors == [] and report.ok == (variant != "check-edited")
+    if variant == "answer-deleted":
+        assert not report.ok and WEEKS[week.week][1] in report.review[0]
