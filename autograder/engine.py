@@ -23,9 +23,12 @@ from .config import Assignment, Course
 from .errors import NotebookError, UserError
 from .harness import CheckRun, score_results, submission_cells
 from .notebooks import CodeCell, code_to_run, imported_modules, read_notebook
-from .sandbox import Limits, bwrap_path, remove_stale_sandboxes
+from .sandbox import Cgroup, Limits, bwrap_path, remove_stale_sandboxes
 
 WORKER_START_TIMEOUT = 300.0
+# The trusted worker's own memory cap (its cgroup): pytest, torch, the checks' oracles and one decoded reply fit
+# well inside it. The decoder's own bounds keep a hostile reply far below it; this is the last line.
+WORKER_MEMORY = 4 * 1024**3
 CLOSE_WAIT = 20.0  # seconds a worker gets to remove its sandbox when the batch is done
 GRACE = 30.0  # seconds a worker may take beyond the submission's own limit before it is presumed dead
 
@@ -90,6 +93,7 @@ class WorkerProcess:
     def __init__(self, config: dict[str, Any], timeout: float):
         self.config, self.timeout = config, timeout
         self.process: subprocess.Popen | None = None
+        self.cgroup: Cgroup | None = None
         self._next = 0
         self._lock = threading.Lock()
         self.stopping = False
@@ -97,9 +101,14 @@ class WorkerProcess:
     def start(self) -> None:
         env = {**os.environ, "OMP_NUM_THREADS": str(self.config["limits"]["threads"]), "MPLBACKEND": "Agg",
                "PYTHONDONTWRITEBYTECODE": "1"}
-        self.process = subprocess.Popen([sys.executable, "-I", "-m", "autograder.worker", json.dumps(self.config)],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        text=True, env=env, bufsize=1, start_new_session=True)
+        command = [sys.executable, "-I", "-m", "autograder.worker", json.dumps(self.config)]
+        self.cgroup = Cgroup.create()
+        if self.cgroup:  # a memory cap of its own, so no reply can make it take the machine down
+            self.cgroup.set_limits(WORKER_MEMORY)
+            command = self.cgroup.join_command(command)
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True, env=env, bufsize=1,
+                                        start_new_session=True)
         hello = self._read(WORKER_START_TIMEOUT)
         if not hello or not hello.get("ready"):
             self.close("kill")
@@ -151,6 +160,9 @@ class WorkerProcess:
                 self.process.kill()
             self.process.wait()
             self.process = None
+            if self.cgroup:
+                self.cgroup.remove()
+                self.cgroup = None
 
 
 class Pool:
@@ -193,7 +205,7 @@ class Pool:
                     except queue.Empty:
                         return
                     try:
-                        done.put((key, outcome_from(worker.run(cells))))
+                        done.put((key, run_once_more_on_failure(worker, cells)))
                     except Exception as exc:  # noqa: BLE001 - one broken run must not stop the batch
                         done.put((key, Outcome(CheckRun(), error=f"{type(exc).__name__}: {exc}")))
             finally:
@@ -220,6 +232,16 @@ class Pool:
             for thread in threads:
                 thread.join()
             remove_leftovers(self.backend)  # what a worker killed in this batch left
+
+
+def run_once_more_on_failure(worker: WorkerProcess, cells: list[CodeCell]) -> Outcome:
+    """An infrastructure failure (a worker that stopped answering, a sandbox that failed twice) is never a grade:
+    the submission runs once more, in a fresh worker if need be; a second failure stays an error, which the next
+    `grade` run picks up again."""
+    outcome = outcome_from(worker.run(cells))
+    if outcome.error and not worker.stopping:
+        outcome = outcome_from(worker.run(cells))
+    return outcome
 
 
 def release_imports(course: Course, assignment: Assignment) -> list[str]:

@@ -35,6 +35,7 @@ from .syscall_filter import submission_filter
 RUNNER_MODULES = ("protocol.py", "runner.py", "confine.py")
 BOOTSTRAP = "import sys; sys.path.insert(0, '/opt/autograder'); from agrunner.runner import main; main()"
 SETTINGS_FILE = "settings.json"  # in the runner's folder, next to agrunner/
+COPY_IN_FILES, COPY_IN_BYTES = 256, 64 * 1024**2  # public files beyond these are bound, not copied, in
 HELLO_TIMEOUT = 30.0  # seconds for a new submission process to confine itself and say it is ready
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_NAME = "autograder"
@@ -117,14 +118,15 @@ class Cgroup:
         name = "memory.usage_in_bytes" if self.version == 1 else "memory.current"
         return int((self.dirs[0] / name).read_text())
 
-    def set_limits(self, memory: int, pids: int) -> None:
+    def set_limits(self, memory: int, pids: int | None = None) -> None:
         if self.version == 1:
             self._write("memory.limit_in_bytes", memory)
             self._write("memory.memsw.limit_in_bytes", memory)
         else:
             self._write("memory.max", memory)
             self._write("memory.swap.max", 0)
-        self._write("pids.max", pids)
+        if pids is not None:
+            self._write("pids.max", pids)
 
     def oom_kills(self) -> int:
         name = "memory.oom_control" if self.version == 1 else "memory.events"
@@ -261,8 +263,9 @@ def gpu_binds() -> list[str]:
     return [arg for dev in sorted(Path("/dev").glob("nvidia*")) for arg in ("--dev-bind", str(dev), str(dev))]
 
 
-def bwrap_arguments(runner_dir: Path, limits: Limits, gpu: bool) -> list[str]:
-    """bubblewrap's options, which it reads from a pipe (``--args``), so its command line shows none of them."""
+def bwrap_arguments(limits: Limits, gpu: bool, files: list[str]) -> list[str]:
+    """bubblewrap's options, which it reads from a pipe (``--args``), so its command line shows none of them;
+    ``files``: the options that copy the runner and the public files in (:func:`copy_in`)."""
     # the wiped tmpfs first, the runtime after: a runtime under /tmp (a venv in a CI checkout there) is bound on
     # top of the tmpfs instead of being hidden by it, and the runner's wipe leaves it alone (settings["keep"])
     args = ["--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
@@ -271,9 +274,7 @@ def bwrap_arguments(runner_dir: Path, limits: Limits, gpu: bool) -> list[str]:
             "--size", str(limits.scratch), "--tmpfs", "/dev/shm",
             "--size", str(limits.scratch), "--tmpfs", "/tmp",
             "--size", str(limits.scratch), "--tmpfs", SCRATCH,
-            *runtime_binds(), "--ro-bind", str(runner_dir), "/opt/autograder"]
-    if (runner_dir / "public").is_dir():
-        args += ["--ro-bind", str(runner_dir / "public"), PUBLIC]
+            *runtime_binds(), *files]
     if gpu:
         args += gpu_binds()
     # Only the three size-capped tmpfs the runner wipes between submissions stay writable: bubblewrap's root
@@ -282,6 +283,31 @@ def bwrap_arguments(runner_dir: Path, limits: Limits, gpu: bool) -> list[str]:
     env = runner_env(limits, path="/usr/bin:/bin")
     args += ["--clearenv", *[a for k, v in env.items() for a in ("--setenv", k, v)], "--chdir", SCRATCH]
     return args
+
+
+def copy_in(runner_dir: Path) -> tuple[list[str], list[int]]:
+    """Options that copy the runner's folder into the sandbox's own (read-only) root, as files rather than a bind
+    mount, so that no path of the grader's machine shows in the sandbox's mount table; and the open files they
+    read. Public files too, unless there are too many of them (then they are bound: see bwrap_arguments)."""
+    places = [(runner_dir / "agrunner", "/opt/autograder/agrunner"), (runner_dir / SETTINGS_FILE, None)]
+    args, fds = ["--perms", "0755", "--dir", "/opt/autograder"], []
+    public = runner_dir / "public"
+    if public.is_dir():
+        found = list(public.rglob("*"))
+        if len(found) <= COPY_IN_FILES and sum(p.stat().st_size for p in found if p.is_file()) <= COPY_IN_BYTES:
+            places.append((public, PUBLIC))
+        else:
+            args += ["--ro-bind", str(public), PUBLIC]
+    for source, target in places:
+        target = target or f"/opt/autograder/{source.name}"
+        for path in [source, *sorted(source.rglob("*"))] if source.is_dir() else [source]:
+            inside = target + ("" if path == source else "/" + path.relative_to(source).as_posix())
+            if path.is_dir():
+                args += ["--perms", "0755", "--dir", inside]
+            else:
+                fds.append(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+                args += ["--perms", "0644", "--file", str(fds[-1]), inside]
+    return args, fds
 
 
 def zygote_command() -> list[str]:
@@ -497,15 +523,19 @@ class Sandbox:
         settings = zygote_settings(self.limits, self.preimport, 0 if self.cgroup else self.limits.memory,
                                    isolate=True, control_fd=theirs.fileno(), keep=kept_in_wiped_places())
         self.runner_dir = _runner_dir(self.public_dir, settings)
+        files, file_fds = copy_in(self.runner_dir)
         args_read, args_write = os.pipe()
         cmd = [bwrap_path(), "--args", str(args_read), "--", *zygote_command()]
         if self.cgroup:
             cmd = self.cgroup.join_command(cmd)
-        self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(), args_read),
-                                        start_new_session=True, env={})
-        os.close(args_read)
-        arguments = bwrap_arguments(self.runner_dir, self.limits, self.gpu)
+        try:
+            self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL, start_new_session=True, env={},
+                                            pass_fds=(theirs.fileno(), args_read, *file_fds))
+        finally:
+            for fd in (args_read, *file_fds):
+                os.close(fd)
+        arguments = bwrap_arguments(self.limits, self.gpu, files)
         with os.fdopen(args_write, "wb") as pipe:
             pipe.write(b"".join(arg.encode() + b"\0" for arg in arguments))
         theirs.close()

@@ -31,7 +31,9 @@ import contextlib
 import json
 import os
 import re
+import resource
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -51,7 +53,7 @@ import pytest
 from autograder import protocol
 from autograder.config import Course
 from autograder.grading import GRADEBOOK, grade
-from autograder.reports import result_json_path
+from autograder.reports import export_csv, export_gradescope, result_json_path
 from autograder.results import GradeResult, Status
 from autograder.sandbox import RUNNER_DIR_PREFIX, kept_in_wiped_places, owner_token
 from autograder.store import Store
@@ -218,9 +220,10 @@ def grade_batch(course: Course, folder: Path, jobs: int,
 
 # --- reading results -----------------------------------------------------------------------------
 
-def assert_graded(result: GradeResult, score: float, passing: set[str] | tuple[str, ...]) -> None:
+def assert_graded(result: GradeResult, score: float, passing: set[str] | tuple[str, ...] | list[str],
+                  max_score: float = 6) -> None:
     assert result.status == Status.graded, (result.status, result.reason)
-    assert result.max_score == 6
+    assert result.max_score == max_score
     assert passed(result) == set(passing), [(t.name, t.passed, t.message) for t in result.tests]
     assert result.score == score
 
@@ -573,7 +576,7 @@ def sequential(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     build(course, folder / "s1-detached.ipynb", after=[attack("detached_child", name=DETACHED_NAME)])
     build(course, folder / "s2-atexit.ipynb", after=[attack("atexit_rewrite")])
     build(course, folder / "s3-writer.ipynb", after=[f"# {marker}\n" + attack("other_writer", marker=marker)])
-    build(course, folder / "s4-follower.ipynb", after=[attack("other_follower", needles=SEQUENTIAL_NEEDLES)])
+    build(course, folder / "s4-follower.ipynb", after=[attack("other_follower", needles=[*SEQUENTIAL_NEEDLES, marker])])
     build(course, folder / "s5-root-fill.ipynb", scale=attack("disk_fill", places=["/"]))
     build(course, folder / "s6-needs-memory.ipynb", after=[NEEDS_MEMORY])
     alive_after: dict[str, list[int]] = {}
@@ -621,6 +624,8 @@ def test_results_are_not_rewritten_later(sequential: Graded):
 def test_the_next_submission_finds_nothing_in_the_wiped_places(sequential: Graded):
     writer = sequential["s3-writer"]
     assert "WRITER left its traces; shm segment" in printed_text(writer) and "segment -1" not in printed_text(writer)
+    # kernel keyrings are refused by the system-call filter; its message queue lived in its own IPC namespace
+    assert "WRITER keyring EPERM queue made" in printed_text(writer), printed_text(writer)[-500:]
     seen = printed(sequential["s4-follower"], "FOLLOWER")
     number = int(seen["cwd"].removeprefix("/work/scratch/s"))  # the zygote numbers the processes it forks
     assert number >= 5, "the follower should come after the four others in the same sandbox"
@@ -650,6 +655,236 @@ def test_a_full_root_folder_does_not_starve_the_next_student(sequential: Graded)
     assert "DISK-FILL / full after 0 bytes: Read-only file system" in said, said[-500:]
     assert set(ADD_CHECKS) <= passed(attacker)
     assert_graded(sequential["s6-needs-memory"], 6, CHECKS)
+
+
+# --- round 2: one submission cannot touch another, nor the runner that forks them (attacks.md #30-#38) -------
+
+SECRET_CHECKS = '''import pytest
+
+SECRET = "{secret}"
+
+
+@pytest.mark.points(1)
+def test_echo_message(submission):
+    """echo returns its argument."""
+    assert submission.echo(SECRET) == SECRET, "echo should return its argument"
+
+
+@pytest.mark.points(1)
+def test_echo_class(submission):
+    """echo_class returns its argument."""
+    assert submission.echo_class(SECRET) == SECRET, "echo_class should return its argument"
+
+
+@pytest.mark.points(1)
+def test_echo_file(submission):
+    """echo_file returns its argument."""
+    assert submission.echo_file(SECRET) == SECRET, "echo_file should return its argument"
+
+
+@pytest.mark.points(1)
+def test_echo_print(submission):
+    """echo_print returns its argument."""
+    assert submission.echo_print(SECRET) == SECRET, "echo_print should return its argument"
+'''
+ECHO_CHECKS = ("test_echo_message", "test_echo_class", "test_echo_file", "test_echo_print")
+HONEST_ECHOES = "\n".join(f"def {name}(x):\n    return x\n"
+                          for name in ("echo", "echo_class", "echo_file", "echo_print"))
+
+
+def zygotes() -> dict[int, dict[str, str]]:
+    """The warm runners of this module's sandboxes, seen from the host: {pid: their limits, priority, CPUs, state}."""
+    found = {}
+    for pid, comm in sandbox_processes().items():
+        cmdline = _read(f"/proc/{pid}/cmdline", binary=True)
+        parent = _parents().get(pid)
+        if comm.startswith("python") and b"agrunner.runner" in cmdline and parent \
+                and _read(f"/proc/{parent}/comm").strip() == "bwrap":
+            status = _read(f"/proc/{pid}/status")
+            found[pid] = {"limits": _read(f"/proc/{pid}/limits"),
+                          "nice": _read(f"/proc/{pid}/stat").rpartition(")")[2].split()[16],
+                          "cpus": re.search(r"^Cpus_allowed_list:\s*(\S+)", status, re.M).group(1),
+                          "state": re.search(r"^State:\s*(\S)", status, re.M).group(1)}
+    return found
+
+
+def strip_metadata(path: Path) -> Path:
+    """What Colab, VS Code or a copy into a fresh notebook leave: every cell without its nbgrader metadata."""
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        cell["metadata"] = {}
+    path.write_text(json.dumps(nb))
+    return path
+
+
+@pytest.fixture(scope="module")
+def round2(tmp_path_factory: pytest.TempPathFactory) -> Graded:
+    """jobs=1, one worker and one sandbox for all, in this order: honest, a saboteur of the runner, honest, a
+    reader of /proc and ptrace user, a function that tries to carry the hidden inputs out, honest; plus the
+    honest reference without metadata and one whose answer cell was deleted."""
+    base = tmp_path_factory.mktemp("round2")
+    secret = f"{HOST_NEEDLE}-input-{uuid.uuid4().hex}"
+    course = toy_course(base, time_limit=20, call_time_limit=4, memory="512MiB",
+                        extra_hidden={"test_secret.py": SECRET_CHECKS.format(secret=secret)})
+    folder = base / "submissions"
+    build(course, folder / "r0-honest.ipynb", after=[HONEST_ECHOES])
+    build(course, folder / "r1-saboteur.ipynb", after=[HONEST_ECHOES, attack("saboteur")])
+    build(course, folder / "r2-honest.ipynb", after=[HONEST_ECHOES])
+    build(course, folder / "r3-proc-peek.ipynb", after=[HONEST_ECHOES, attack("proc_peek")])
+    build(course, folder / "r4-exfiltrate.ipynb", after=[attack("exfiltrate")])
+    build(course, folder / "r5-honest.ipynb", after=[HONEST_ECHOES])
+    strip_metadata(build(course, folder / "r6-no-metadata.ipynb", after=[HONEST_ECHOES]))
+    deleted = build(course, folder / "r7-answer-deleted.ipynb", after=[HONEST_ECHOES])
+    nb = json.loads(deleted.read_text())
+    nb["cells"] = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") != "answer-scale"]
+    deleted.write_text(json.dumps(nb))
+    states: dict[str, dict] = {}
+
+    def on_result(result: GradeResult) -> None:  # between submissions: what the runner looks like now
+        states[result.student] = zygotes()
+
+    graded = grade_batch(course, folder, jobs=1, on_result=on_result)
+    graded.extra.update(states=states, secret=secret)
+    return graded
+
+
+ROUND2_HONEST = ("r0-honest", "r2-honest", "r5-honest")
+
+
+def test_a_saboteur_of_the_runner_changes_nothing_for_the_next_students(round2: Graded):
+    """attacks.md #30: the saboteur tried on every process it could name; the runner that forks the next
+    submissions kept its limits, priority, CPUs and state, and every honest student after it gets full marks."""
+    report = printed(round2["r1-saboteur"], "SABOTEUR")
+    assert any(v == "ok" for attempts in report.values() if isinstance(attempts, dict) for v in attempts.values()), \
+        "nothing the saboteur tried worked even on its own namespace: the test would pass vacuously"
+    assert all(attempts["ptrace"] == "EPERM" for attempts in report.values() if isinstance(attempts, dict)), report
+    for student in ROUND2_HONEST:
+        assert_graded(round2[student], 10, [*CHECKS, *ECHO_CHECKS], max_score=10)
+    before, after = round2.extra["states"]["r0-honest"], round2.extra["states"]["r1-saboteur"]
+    assert len(before) == 1 and before == after, (before, after)
+    assert next(iter(after.values()))["state"] in "RS", after
+
+
+def test_kernel_state_and_the_runner_are_out_of_reach(round2: Graded):
+    """attacks.md #31-#32: ptrace and process_vm_readv refused everywhere; the runner, bwrap's init and earlier
+    submissions invisible; nothing of the grader's environment, command line or paths readable."""
+    seen = printed(round2["r3-proc-peek"], "PROC-PEEK")
+    assert seen["ptrace"] and set(seen["ptrace"].values()) == {"EPERM"}, seen["ptrace"]
+    assert seen["vm_read"] and set(seen["vm_read"].values()) == {"EPERM"}, seen["vm_read"]
+    readable = {key: text for key, text in seen["texts"].items() if text not in ("FileNotFoundError", "")
+                and not text.endswith("Error")}
+    assert readable, "it could read nothing at all: the test would pass vacuously"
+    # (the Python runtime is bound read-only at its own path: its path is the one thing of the host it shows)
+    secrets = [RUN_MARK, str(round2.course.root), "tests/hidden", "autograder.worker", "ag-runner-"]
+    leaks = [(key, s) for key, text in readable.items() for s in secrets if s in text]
+    assert leaks == [], leaks
+    # what it sees of other processes: its namespace's init (a runner process) and nothing else
+    processes = {key.split("/")[0] for key in readable if key.split("/")[0].isdigit()}
+    assert all("agrunner.runner" in seen["texts"][f"{pid}/cmdline"] for pid in processes), processes
+    assert_graded(round2["r3-proc-peek"], 10, [*CHECKS, *ECHO_CHECKS], max_score=10)
+
+
+def test_feedback_cannot_carry_hidden_inputs_out(round2: Graded):
+    """attacks.md #36: functions that raise their arguments (as the message, as the name of a class made on the
+    spot, as the file name of their code) or print them: the secret input is nowhere students can see it, only
+    in the staff's gradebook."""
+    course, secret = round2.course, round2.extra["secret"]
+    result = round2["r4-exfiltrate"]
+    assert secret in result.check_output, "the attack never printed the input: the test would pass vacuously"
+    messages = {t.name: t.message for t in result.tests}
+    assert re.fullmatch(r"`echo` raised ValueError \(in cell \d+, line \d+\)", messages["test_echo_message"])
+    assert messages["test_echo_class"].startswith("`echo_class` raised an exception of a class of its own")
+    # the frame named after the input is not one of its cells: the place shown is the last of its own lines
+    assert re.fullmatch(r"`echo_file` raised RuntimeError \(in cell \d+, line \d+\)", messages["test_echo_file"])
+    export_csv(list(round2.results.values()), course.root / "exports" / "grades.csv")
+    export_gradescope(list(round2.results.values()), course.root / "exports" / "gradescope")
+    shown = [p for folder in ("feedback", "autograded", "exports") for p in (course.root / folder).rglob("*")
+             if p.is_file()]
+    assert len(shown) > 10
+    assert [p for p in shown if secret in p.read_text(errors="replace")] == []
+    with Store(course.root / GRADEBOOK) as store:  # the course staff still see what it printed
+        staff = {r.student: r for r in store.latest(ASSIGNMENT)}
+    assert secret in staff["r4-exfiltrate"].check_output and secret not in staff["r4-exfiltrate"].output
+
+
+def test_a_notebook_without_metadata_gets_its_marks_and_a_deleted_answer_is_reviewed(round2: Graded):
+    """attacks.md #38: front-ends that strip cell metadata; an answer cell that cannot be found is never a
+    silent zero."""
+    assert_graded(round2["r6-no-metadata"], 10, [*CHECKS, *ECHO_CHECKS], max_score=10)
+    reviewed = round2["r7-answer-deleted"]
+    assert reviewed.status == Status.needs_review and any("answer-scale" in r for r in reviewed.review), reviewed
+    assert reviewed.score == 7  # the top-to-bottom program's score, for the reviewer
+
+
+@pytest.fixture(scope="module")
+def saboteur_two_jobs(tmp_path_factory: pytest.TempPathFactory) -> Graded:
+    base = tmp_path_factory.mktemp("saboteur2")
+    course = toy_course(base, time_limit=20, call_time_limit=4, memory="512MiB")
+    folder = base / "submissions"
+    build(course, folder / "a-saboteur.ipynb", after=[attack("saboteur")])
+    for n in range(5):
+        build(course, folder / f"b-honest-{n}.ipynb")
+    return grade_batch(course, folder, jobs=2)
+
+
+def test_a_saboteur_with_two_workers_harms_no_one(saboteur_two_jobs: Graded):
+    assert "SABOTEUR" in printed_text(saboteur_two_jobs["a-saboteur"])
+    for n in range(5):
+        assert_graded(saboteur_two_jobs[f"b-honest-{n}"], 6, CHECKS)
+
+
+# --- infrastructure faults are never grades (attacks.md #37) --------------------------------------------------
+
+SLOW_HONEST = "import time\n\ntime.sleep(4)\n"
+
+
+def _kill(pid: int, sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _workers() -> list[int]:
+    return [pid for pid in _parents() if b"autograder.worker" in _read(f"/proc/{pid}/cmdline", binary=True)
+            and _marked(pid)]
+
+
+@pytest.fixture(scope="module")
+def faults(tmp_path_factory: pytest.TempPathFactory) -> Graded:
+    """jobs=1, honest submissions only; between them the host breaks the grader: it kills the runner, lowers the
+    runner's hard limit on open files (a runner that cannot be repaired), and kills the trusted worker itself in
+    the middle of a submission."""
+    base = tmp_path_factory.mktemp("faults")
+    course = toy_course(base, time_limit=30, call_time_limit=10, memory="512MiB")
+    folder = base / "submissions"
+    for name in ("f0", "f1", "f2", "f4"):
+        build(course, folder / f"{name}.ipynb")
+    build(course, folder / "f3-slow.ipynb", after=[SLOW_HONEST])
+    broke: dict[str, Any] = {}
+
+    def on_result(result: GradeResult) -> None:
+        if result.student == "f0":
+            broke["killed"] = list(zygotes())
+            for pid in broke["killed"]:
+                _kill(pid)
+        elif result.student == "f1":
+            broke["damaged"] = list(zygotes())
+            for pid in broke["damaged"]:
+                resource.prlimit(pid, resource.RLIMIT_NOFILE, (64, 64))
+        elif result.student == "f2":
+            broke["workers"] = _workers()
+            threading.Timer(2.0, lambda: [_kill(pid) for pid in broke["workers"]]).start()
+
+    graded = grade_batch(course, folder, jobs=1, on_result=on_result)
+    graded.extra["broke"] = broke
+    return graded
+
+
+def test_a_broken_grader_is_repaired_and_every_submission_graded(faults: Graded):
+    broke = faults.extra["broke"]
+    assert len(broke["killed"]) == 1 and len(broke["damaged"]) == 1 and len(broke["workers"]) == 1, broke
+    for student in ("f0", "f1", "f2", "f3-slow", "f4"):
+        assert_graded(faults[student], 6, CHECKS)
+        assert faults[student].reason == "", faults[student].reason
 
 
 # --- concurrent submissions, and everything the sandbox can see ------------------------------------
