@@ -143,9 +143,9 @@ def _fit_pvalue(counts, probs):
 # repeats SPOT_CHECKS whole blocks, chosen at random after the probe has answered, with direct calls of sample_next.
 # A probe that returns anything but sample_next's own draws is caught with probability 1 - (1 - f)^SPOT_CHECKS when
 # it fakes a fraction f of the blocks; an honest submission passes whichever blocks are chosen.
-DRAW_SEEDS = tuple(range(7_000, 8_000))  # 1,000 blocks of 20 draws; 100 direct calls (about 0.1 s) re-check 5
+DRAW_SEEDS = tuple(range(7_000, 8_000))  # 1,000 blocks of 20 draws; 200 direct calls re-check 10 of them
 DRAWS_PER_SEED = 20
-SPOT_CHECKS = 5
+SPOT_CHECKS = 10
 
 
 def _probe_draws(submission, probs, temperature=1.0):
