@@ -2,6 +2,7 @@
 
 import functools
 import importlib.util
+import random
 import string
 from pathlib import Path
 
@@ -137,12 +138,43 @@ def _fit_pvalue(counts, probs):
     return float(stats.chisquare(obs_cells, exp_cells).pvalue)
 
 
+# The 20,000 draws are made on the submission's side by the probe `draw_next` (probes.py): one call, not 20,000.
+# Student code can replace a probe, so its draws come in blocks, one generator seed per block, and the trusted side
+# repeats SPOT_CHECKS whole blocks, chosen at random after the probe has answered, with direct calls of sample_next.
+# A probe that returns anything but sample_next's own draws is caught with probability 1 - (1 - f)^SPOT_CHECKS when
+# it fakes a fraction f of the blocks; an honest submission passes whichever blocks are chosen.
+DRAW_SEEDS = tuple(range(7_000, 8_000))  # 1,000 blocks of 20 draws; 200 direct calls re-check 10 of them
+DRAWS_PER_SEED = 20
+SPOT_CHECKS = 10
+
+
+def _probe_draws(submission, probs, temperature=1.0):
+    """sample_next's draws for every seed of DRAW_SEEDS, made by the probe and spot-checked by direct calls."""
+    raw = submission.probe("draw_next", probs, list(DRAW_SEEDS), DRAWS_PER_SEED, temperature)
+    assert isinstance(raw, list) and len(raw) == len(DRAW_SEEDS), "sample_next's draws came back incomplete"
+    blocks = []
+    for block in raw:
+        assert isinstance(block, list) and len(block) == DRAWS_PER_SEED, "sample_next's draws came back incomplete"
+        blocks.append([_as_index(value, len(probs)) for value in block])
+    for i in random.SystemRandom().sample(range(len(DRAW_SEEDS)), SPOT_CHECKS):
+        rng = _rng(submission, DRAW_SEEDS[i])
+        direct = [_as_index(submission.sample_next(probs, rng, temperature), len(probs))
+                  for _ in range(DRAWS_PER_SEED)]
+        assert direct == blocks[i], (
+            "sample_next gave other draws when called one at a time than in a loop with the same seed: "
+            "draw only from the generator you are given, and keep no state between calls"
+        )
+    return np.array([draw for block in blocks for draw in block])
+
+
 @pytest.mark.points(2)
 def test_sample_next_distribution(submission):
-    """sample_next draws from the given row (chi-square test on 20,000 draws)."""
+    """sample_next draws from the given row (chi-square test on 20,000 draws).
+
+    The reference's draws at DRAW_SEEDS give p = 0.80; the pass mark is p > 1e-3.
+    """
     chain = _names_chain("dist.female.first", 2000, 0.0)
-    # The draws are made on the submission's side by the probe `draw_next` (probes.py): one call, not 20,000.
-    n = 20_000
+    n = len(DRAW_SEEDS) * DRAWS_PER_SEED
     # Row 'a' of a real chain (it has a zero), with its four rarest tokens made rare enough to be pooled.
     right = chain[NAMES_VOCAB.index("a")].copy()
     rare = np.argsort(np.where(right > 0, right, np.inf))[:4]
@@ -156,10 +188,7 @@ def test_sample_next_distribution(submission):
     control = np.bincount(np.random.default_rng(99).choice(27, size=n, p=wrong), minlength=27)
     assert _fit_pvalue(control, right) < 1e-6, "internal check of the test failed; please report it"
 
-    raw = submission.probe("draw_next", n, right, 123)
-    assert isinstance(raw, list) and len(raw) == n, "sample_next should return one int per call"
-    draws = [_as_index(value, 27) for value in raw]
-    counts = np.bincount(draws, minlength=27)
+    counts = np.bincount(_probe_draws(submission, right), minlength=27)
     assert counts[right == 0].sum() == 0, "sample_next drew a token whose probability is 0"
     assert _fit_pvalue(counts, right) > 1e-3, (
         "the frequencies of sample_next's draws do not match the probabilities it was given"

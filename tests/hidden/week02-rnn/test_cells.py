@@ -44,8 +44,9 @@ def _to(device, *tensors):
 
 def _tensor(value, what, shape, device):
     """Check a result's type, shape and dtype before trusting it."""
-    assert type(value) is torch.Tensor, f"{what} should be a torch.Tensor, got {type(value).__name__}"
-    assert tuple(value.shape) == tuple(shape), f"{what} should have shape {tuple(shape)}, got {tuple(value.shape)}"
+    # messages name only what the check chose (never str() of a returned value: it could carry hidden inputs out)
+    assert type(value) is torch.Tensor, f"{what} should be a torch.Tensor"
+    assert tuple(value.shape) == tuple(shape), f"{what} should have shape {tuple(shape)}"
     assert value.dtype == _dtype(device), f"{what} should keep the dtype of the inputs ({_dtype(device)})"
     return value
 
@@ -134,13 +135,16 @@ def test_lstm_output_gate(submission, device):
     _tensor(h1, "lstm_step's h_next", (B, H), device)
     assert _close(h1, torch.zeros(B, H, dtype=torch.float64), device), \
         "with the output gate (fourth block) saturated shut, h_next should be 0"
+    # Output, input and forget gates all saturated open: c' = c + g whichever of the first two blocks is which, so
+    # the expected h' = tanh(c + g) comes from this check alone, never from the submission's own c_next.
     open_ = b_ih.clone()
-    open_[3 * H:4 * H] += 50.0  # output gate -> 1
-    h1, c1 = _pair(submission.lstm_step(*_to(device, x, h, c, W_ih, W_hh, open_, b_hh)), "lstm_step")
+    open_[0:2 * H] += 50.0       # input and forget gates -> 1
+    open_[3 * H:4 * H] += 50.0   # output gate -> 1
+    cand = torch.tanh(x @ W_ih[2 * H:3 * H].T + open_[2 * H:3 * H] + h @ W_hh[2 * H:3 * H].T + b_hh[2 * H:3 * H])
+    h1, _ = _pair(submission.lstm_step(*_to(device, x, h, c, W_ih, W_hh, open_, b_hh)), "lstm_step")
     _tensor(h1, "lstm_step's h_next", (B, H), device)
-    _tensor(c1, "lstm_step's c_next", (B, H), device)
-    assert _close(h1, torch.tanh(c1.detach().cpu().double()), device), \
-        "with the output gate saturated open, h_next should be tanh(c_next)"
+    assert _close(h1, torch.tanh(c + cand), device), \
+        "with every gate saturated open (so c_next = c + g), h_next should be tanh(c_next)"
 
 
 @pytest.mark.points(2)

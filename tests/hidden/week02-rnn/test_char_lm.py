@@ -7,6 +7,7 @@ on the CPU only (short, seeded, thresholds with a wide margin; chi-square tests 
 1e-3 at a fixed seed).
 """
 
+import functools
 import importlib.util
 import math
 import os
@@ -141,35 +142,77 @@ def test_char_lm_loss_matches_cross_entropy(submission, device):
         "the loss differs from the mean cross-entropy over the positions whose target is not IGNORE"
 
 
-# --- training --------------------------------------------------------------------------------------------------
+# --- training ---------------------------------------------------------------------------------------------------
+
+# The training data is derived here, at check time: the census names under a letter substitution cipher that only
+# this file knows. The cipher keeps the task exactly as hard (same entropy), but parameters fitted to plain names
+# beforehand are useless on it, and the verdict is the held-out loss recomputed by this file's own GRU; the
+# submission's loss function and its reported loss curve decide nothing.
+CIPHER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "nmrifeoytghjkwpbscuaqdlzvx")
+N_TRAIN = 4000
+TRAIN_ARGS = {"hidden": 64, "steps": 150, "batch_size": 128, "lr": 0.03, "T": 8, "seed": 0}
+HELDOUT_LOSS_MAX = 2.35
+
+
+@functools.cache
+def _cipher_split():
+    """(training names, held-out names): all distinct census names, shuffled with a fixed seed, enciphered."""
+    words = _names()
+    random.Random(0).shuffle(words)
+    coded = tuple(word.translate(CIPHER) for word in words)
+    return list(coded[:N_TRAIN]), list(coded[N_TRAIN:])
+
+
+def _trained_params(result, hidden, steps):
+    """The parameters of train_char_lm's result as float64 CPU tensors, after checking the result's format."""
+    assert isinstance(result, (tuple, list)) and len(result) == 2, "train_char_lm should return (params, losses)"
+    params, losses = result
+    # the reported losses are only checked for their format: the verdict comes from the parameters
+    assert isinstance(losses, list) and len(losses) == steps, "losses should be a list with one value per step"
+    assert all(isinstance(v, float) and math.isfinite(v) for v in losses), "losses should be finite Python floats"
+    assert isinstance(params, dict) and set(params) == KEYS, "params should be a dict with the keys of init_char_lm"
+    shapes = {"W_ih": (3 * hidden, V), "W_hh": (3 * hidden, hidden), "b_ih": (3 * hidden,), "b_hh": (3 * hidden,),
+              "W_out": (V, hidden), "b_out": (V,)}
+    for key, shape in shapes.items():
+        value = params[key]
+        assert type(value) is torch.Tensor and tuple(value.shape) == shape and value.is_floating_point(), \
+            f"params['{key}'] should be a float tensor of shape {shape}"
+        assert not value.requires_grad, "return the trained parameters detached"
+        assert bool(torch.isfinite(value).all()), "the trained parameters contain inf or nan"
+    return {key: value.detach().cpu().to(torch.float64) for key, value in params.items()}
+
+
+def heldout_loss(params, words, T):
+    """Mean cross-entropy of the model `params` on `words` encoded with length T: this file's GRU, float64."""
+    X, Y = _encode(words, T)
+    with torch.no_grad():
+        logits = _oracle_logits(params, X)
+    return float(F.cross_entropy(logits.reshape(-1, V), Y.reshape(-1), ignore_index=IGNORE))
+
 
 @pytest.mark.points(3)
 def test_train_char_lm_learns(submission):
-    """Training on 4,000 names for 150 Adam steps (about a second) brings the loss well below ln 27."""
-    words = _names()
-    random.Random(0).shuffle(words)
-    words = words[:4000]
-    result = submission.train_char_lm(words, hidden=64, steps=150, batch_size=128, lr=0.03, T=8, seed=0)
-    assert isinstance(result, (tuple, list)) and len(result) == 2, "train_char_lm should return (params, losses)"
-    params, losses = result
-    assert isinstance(losses, list) and len(losses) == 150, "losses should be a list with one value per step"
-    assert all(isinstance(v, float) and math.isfinite(v) for v in losses), "losses should be finite Python floats"
-    assert isinstance(params, dict) and set(params) == KEYS, "params should be a dict with the keys of init_char_lm"
-    shapes = {"W_ih": (192, V), "W_hh": (192, 64), "b_ih": (192,), "b_hh": (192,), "W_out": (V, 64), "b_out": (V,)}
-    for key, shape in shapes.items():
-        assert type(params[key]) is torch.Tensor and tuple(params[key].shape) == shape, \
-            f"params['{key}'] should be a tensor of shape {shape}"
-        assert not params[key].requires_grad, "return the trained parameters detached"
-    final = sum(losses[-10:]) / 10
-    assert final < 2.3, \
-        "after 150 steps the mean loss of the last 10 steps should be below 2.3 (a bigram model gets 2.45)"
-    assert losses[0] - final > 0.8, "the loss should fall substantially from the first step (start from init_char_lm)"
-    # the returned parameters are the trained ones: the notebook's own loss on all 4,000 names agrees
-    X, Y = submission.encode_names(words, 8)
-    full = submission.char_lm_loss(params, X, Y)
-    assert type(full) is torch.Tensor and full.dim() == 0, "char_lm_loss should return a 0-dim tensor"
-    assert float(full) < 2.4, \
-        "the returned parameters do not give a low loss on the training names: return the trained ones"
+    """Training on 4,000 names for 150 Adam steps (about a second) gives a model that predicts held-out names well.
+
+    Verdict: the held-out cross-entropy of the returned parameters (1,163 enciphered names, T = 8), computed by
+    heldout_loss, must be below HELDOUT_LOSS_MAX = 2.35. Measured with measure_training.py (this folder) on the
+    reference, one thread, 2-core VM (ln 27 = 3.296):
+      reference, seeds 0-7:              2.048 2.042 2.063 2.040 2.042 2.049 2.057 2.022  (max 2.063)
+      reference, three other ciphers:    2.061 2.063 2.045  (so the cipher leaves the task as hard as plain names)
+      reference on plain names:          2.055 (plain held-out names)
+      add-1 bigram counts of the training names: 2.369; untrained init_char_lm: 3.297
+      fitted to plain names, judged on the cipher: 5.79 (150 steps), 8.81 (1,500 steps)
+      known-wrong training runs: no optimizer step 3.297, no end marker 3.314, GRU blend flipped 2.913 (all fail);
+      textbook GRU reset 2.240, logits without b_out 2.048, loss averaged over padding 2.046 (all pass).
+    The threshold sits 0.29 above the worst reference run (7x the spread across seeds) and below bigram counts.
+    """
+    train, heldout = _cipher_split()
+    result = submission.train_char_lm(train, **TRAIN_ARGS)
+    params = _trained_params(result, TRAIN_ARGS["hidden"], TRAIN_ARGS["steps"])
+    assert heldout_loss(params, heldout, TRAIN_ARGS["T"]) < HELDOUT_LOSS_MAX, \
+        ("the returned parameters do not predict names they were not trained on (the check measures them with a "
+         "correct GRU and encoding, so make the encode_names and GRU checks pass first): start from init_char_lm, "
+         "take an Adam step on every minibatch of the given words, and return the trained parameters")
 
 
 # --- sampling ----------------------------------------------------------------------------------------------------
