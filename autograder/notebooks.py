@@ -148,35 +148,12 @@ class CodeCell:
     source: str
 
 
-def neutralise_magics(source: str) -> str | None:
-    """Replace IPython magics and shell escapes by ``pass``; ``None`` for a whole-cell magic (``%%``).
-
-    Graded code runs as plain Python; ``!pip install`` or ``%run`` must not reach a shell.
-    """
-    if source.lstrip().startswith("%%"):
-        return None
-    lines = []
-    for line in source.splitlines():
-        stripped = line.lstrip()
-        if stripped.startswith(("%", "!")) or (stripped.endswith("?") and stripped[:-1].isidentifier()):
-            indent = line[: len(line) - len(stripped)]
-            lines.append(f"{indent}pass  # neutralised: {stripped[:60]}")
-        else:
-            lines.append(line)
-    return "\n".join(lines)
-
-
 def code_to_run(cells: list[NotebookNode]) -> list[CodeCell]:
-    """Code cells in order, minus ``skip-grading`` ones and cell magics, with line magics neutralised."""
-    runnable = []
-    for index, cell in enumerate(cells):
-        if cell.cell_type != "code" or has_tag(cell, SKIP_TAG):
-            continue
-        source = neutralise_magics(cell.source)
-        if source is None or not source.strip():
-            continue
-        runnable.append(CodeCell(label=grade_id(cell) or f"cell {index + 1}", source=source))
-    return runnable
+    """Code cells in order, minus ``skip-grading`` ones and empty ones, as written: IPython runs them (magics,
+    shell escapes and all) the way Jupyter's kernel would (autograder/shell.py)."""
+    return [CodeCell(label=grade_id(cell) or f"cell {index + 1}", source=cell.source)
+            for index, cell in enumerate(cells)
+            if cell.cell_type == "code" and not has_tag(cell, SKIP_TAG) and cell.source.strip()]
 
 
 def imported_modules(cells: list[CodeCell]) -> list[str]:

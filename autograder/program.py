@@ -34,7 +34,6 @@ from .notebooks import (
     is_locked,
     is_public_check,
     is_solution,
-    neutralise_magics,
 )
 
 if TYPE_CHECKING:
@@ -182,13 +181,8 @@ class Program:
     matches: dict[str, str] = field(default_factory=dict)
 
     def code_cells(self) -> list[CodeCell]:
-        """The cells as the sandbox's runner takes them (line magics neutralised, cell magics dropped)."""
-        runnable = []
-        for cell in self.cells:
-            source = neutralise_magics(cell.source)
-            if source is not None and source.strip():
-                runnable.append(CodeCell(cell.label, source))
-        return runnable
+        """The cells as the sandbox's runner takes them: as written (IPython runs them as Jupyter would)."""
+        return [CodeCell(cell.label, cell.source) for cell in self.cells if cell.source.strip()]
 
 
 def combine(parts: list[tuple[str, Program]]) -> Program:

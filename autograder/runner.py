@@ -35,6 +35,7 @@ from typing import Any
 
 from . import confine
 from .protocol import Handle, ProtocolError, Unencodable, read_message, write_message
+from .shell import NotebookShell
 
 CONTROL_FD = 3
 SCRATCH = "/work/scratch"
@@ -68,6 +69,14 @@ def _where(exc: BaseException, cells: dict[str, str]) -> list | None:
     return found
 
 
+def _line_in(exc: BaseException, label: str, cells: dict[str, str]) -> int:
+    """The line of cell ``label`` where ``exc`` was raised (a syntax error's own line), or 0."""
+    if isinstance(exc, SyntaxError) and cells.get(exc.filename or "") == label:
+        return exc.lineno or 0
+    where = _where(exc, cells)
+    return where[1] if where and where[0] == label else 0
+
+
 def _error(exc: BaseException, cells: dict[str, str]) -> dict[str, Any]:
     """An error raised while a hidden check called the submission: its type and where, never its message (which
     could carry the check's inputs out to the student: attacks.md #36)."""
@@ -77,8 +86,9 @@ def _error(exc: BaseException, cells: dict[str, str]) -> dict[str, Any]:
 class Server:
     """Executes the cells, then answers requests; objects that are not plain data stay here as handles."""
 
-    def __init__(self) -> None:
-        self.namespace: dict[str, Any] = {"__name__": "__main__"}
+    def __init__(self, shell: NotebookShell) -> None:
+        self.shell = shell
+        self.namespace: dict[str, Any] = shell.namespace
         self.cells: dict[str, str] = {}  # compiled file name -> cell label
         self.probes: dict[str, Any] = {}
         self.handles: dict[int, Any] = {}
@@ -106,14 +116,14 @@ class Server:
         reached the submission yet) and the next cell runs, as in Jupyter's "run all, continue after errors"."""
         errors = []
         for cell in cells:
-            filename = f"<{cell['label']}>"
-            self.cells[filename] = cell["label"]
+            self.cells[self.shell.filename(cell["label"])] = cell["label"]
             try:
-                exec(compile(cell["source"], filename, "exec"), self.namespace)  # noqa: S102
-            except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt: recorded, not obeyed
-                where = _where(exc, self.cells)
+                exc = self.shell.run(cell["label"], cell["source"])
+            except BaseException as raised:  # noqa: BLE001 - whatever escapes IPython: recorded, not obeyed
+                exc = raised
+            if exc is not None:
                 errors.append({"cell": cell["label"], "error_type": _text(type(exc).__name__)[:100],
-                               "message": _text(exc), "line": where[1] if where and where[0] == cell["label"] else 0})
+                               "message": _text(exc), "line": _line_in(exc, cell["label"], self.cells)})
             _flush()
         return {"cell_errors": errors}
 
@@ -206,7 +216,8 @@ def _set_limits(limits: dict[str, int]) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
-def run_child(channel_fd: int, output_fd: int, number: int, settings: dict[str, Any]) -> None:
+def run_child(channel_fd: int, output_fd: int, number: int, settings: dict[str, Any], shell: NotebookShell
+              ) -> None:
     """In the submission's process: become one submission, say it is ready, then serve until the channel closes.
 
     Everything before the hello is the runner's own code; a process that dies before it is the grader's failure,
@@ -233,6 +244,7 @@ def run_child(channel_fd: int, output_fd: int, number: int, settings: dict[str, 
         for name in os.listdir(PUBLIC):
             os.symlink(os.path.join(PUBLIC, name), os.path.join(workdir, name))
     os.chdir(workdir)
+    sys.path.insert(0, "")  # as in a Jupyter kernel: modules the notebook writes next to itself are importable
     os.environ.update({"HOME": workdir, "TMPDIR": "/tmp"})
     _set_limits(settings["limits"])
     torch = sys.modules.get("torch")
@@ -240,10 +252,11 @@ def run_child(channel_fd: int, output_fd: int, number: int, settings: dict[str, 
         torch.set_num_threads(int(settings.get("threads", 1)))
     channel = socket.socket(fileno=channel_fd)
     write_message(channel, {"id": 0, "ok": HELLO})
-    serve(channel, Server(), settings["limits"]["message"])
+    serve(channel, Server(shell), settings["limits"]["message"])
 
 
-def start_submission(fds: list[int], number: int, settings: dict[str, Any], zygote: int) -> None:
+def start_submission(fds: list[int], number: int, settings: dict[str, Any], zygote: int, shell: NotebookShell
+                     ) -> None:
     """In the zygote's fresh child: confine, then run the submission (below a tiny init in the local sandbox).
     Never returns; its exit status is the submission process's own (relayed from inside its PID namespace)."""
     channel_fd, output_fd = fds
@@ -252,22 +265,22 @@ def start_submission(fds: list[int], number: int, settings: dict[str, Any], zygo
     bpf = bytes.fromhex(settings["filter"])
     if not settings.get("isolate"):
         confine.drop_privileges(bpf)
-        run_child(channel_fd, output_fd, number, settings)
+        run_child(channel_fd, output_fd, number, settings, shell)
         return
     confine.enter_namespaces(confine.sandbox_processes(zygote))
     status_read, status_write = os.pipe()
     init = os.fork()
     if init == 0:
         os.close(status_read)
-        _init(channel_fd, output_fd, number, settings, bpf, status_write)
+        _init(channel_fd, output_fd, number, settings, shell, bpf, status_write)
     for fd in (status_write, channel_fd, output_fd):
         os.close(fd)
     os.waitpid(init, 0)
     relay_status(os.read(status_read, 4))
 
 
-def _init(channel_fd: int, output_fd: int, number: int, settings: dict[str, Any], bpf: bytes, status_fd: int
-          ) -> None:
+def _init(channel_fd: int, output_fd: int, number: int, settings: dict[str, Any], shell: NotebookShell, bpf: bytes,
+          status_fd: int) -> None:
     """PID 1 of the submission's namespace: reaps its orphans, and hands on the submission's exit status when it
     ends (then the kernel kills whatever the submission left in the namespace)."""
     try:
@@ -278,7 +291,7 @@ def _init(channel_fd: int, output_fd: int, number: int, settings: dict[str, Any]
             os.close(status_fd)
             code = 0
             try:
-                run_child(channel_fd, output_fd, number, settings)
+                run_child(channel_fd, output_fd, number, settings, shell)
             except BaseException:  # noqa: BLE001 - before the hello: the trusted side retries elsewhere
                 traceback.print_exc()
                 code = 0x7E
@@ -418,6 +431,7 @@ def zygote(settings: dict[str, Any]) -> None:
     control = _control_socket(settings)
     _close_other_fds(control.fileno())
     _preimport(settings.get("preimport", []))
+    shell = NotebookShell()  # made once, pristine in every child
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     keep = settings.get("keep", [])
     wipe(keep)
@@ -446,7 +460,7 @@ def zygote(settings: dict[str, Any]) -> None:
                 control.close()
                 code = 0
                 try:
-                    start_submission(fds, number, settings, zygote_pid)
+                    start_submission(fds, number, settings, zygote_pid, shell)
                 except BaseException:  # noqa: BLE001 - the trusted side sees no hello and retries elsewhere
                     traceback.print_exc()
                     code = 0x7E

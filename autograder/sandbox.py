@@ -32,7 +32,7 @@ from .errors import UserError
 from .protocol import ProtocolError, read_message
 from .syscall_filter import submission_filter
 
-RUNNER_MODULES = ("protocol.py", "runner.py", "confine.py")
+RUNNER_MODULES = ("protocol.py", "runner.py", "confine.py", "shell.py")
 BOOTSTRAP = "import sys; sys.path.insert(0, '/opt/autograder'); from agrunner.runner import main; main()"
 SETTINGS_FILE = "settings.json"  # in the runner's folder, next to agrunner/
 COPY_IN_FILES, COPY_IN_BYTES = 256, 64 * 1024**2  # public files beyond these are bound, not copied, in

@@ -4,7 +4,8 @@
 Each variant is the week's reference (or blank release) after something students do to notebooks: metadata lost
 (Colab, VS Code, a fresh notebook), an answer cell deleted, a stub duplicated with the answer in the copy, all
 answers merged into one cell, answers retyped in fresh cells, a public check edited, an old nbformat, a
-byte-order mark, Windows line endings with single-string sources.
+byte-order mark, Windows line endings with single-string sources, ``%%time`` on every answer cell, continuation
+lines that start with ``!=`` or ``%``, shell escapes and magics left in the notebook, a Google Colab save.
 """
 
 from __future__ import annotations
@@ -104,6 +105,58 @@ def windows_single_strings(ref, release, deleted):
     return json.dumps(data, indent=1).replace("\n", "\r\n").encode("utf-8")
 
 
+def cell_magic(ref, release, deleted):
+    """``%%time`` on every answer cell (IPython runs the body in the notebook's namespace)."""
+    nb = copy.deepcopy(ref)
+    for index in _answers(nb):
+        nb.cells[index].source = "%%time\n" + nb.cells[index].source
+    return nb
+
+
+# continuation lines that start like a magic or a shell escape, as black formats long expressions
+CONTINUATIONS = '''
+_same = (len("abc")
+         != 4)
+_label = ("%d characters"
+          % 3)
+'''
+# IPython syntax a student leaves in a notebook: a shell escape, line magics, a captured cell, a file written
+SHELL_AND_MAGICS = [
+    "!echo this runs in the sandbox's shell\nfiles = !ls\n%time _t = sum(range(10))\n%who_ls function",
+    "%%capture captured\nprint('kept in captured, not printed')",
+    "%%writefile helper_module.py\nHELPER = 'written by the notebook'",
+    "from helper_module import HELPER\nassert HELPER == 'written by the notebook'",
+]
+
+
+def continuation_lines(ref, release, deleted):
+    nb = copy.deepcopy(ref)
+    for index in _answers(nb):
+        nb.cells[index].source += "\n" + CONTINUATIONS
+    return nb
+
+
+def shell_and_magics(ref, release, deleted):
+    nb = copy.deepcopy(ref)
+    nb.cells[1:1] = [nbformat.v4.new_code_cell(source) for source in SHELL_AND_MAGICS]
+    return nb
+
+
+def colab(ref, release, deleted):
+    """As Google Colab saves a notebook it opened: nbformat 4.0 (no cell ids), its own cell metadata instead of
+    nbgrader's, and its own notebook metadata beside the release's stamp."""
+    data = json.loads(nbformat.writes(ref))
+    data["nbformat_minor"] = 0
+    data["metadata"] = {"colab": {"provenance": []}, "kernelspec": {"name": "python3", "display_name": "Python 3"},
+                        "language_info": {"name": "python"}, "autograder": data["metadata"]["autograder"]}
+    for number, cell in enumerate(data["cells"]):
+        cell.pop("id", None)
+        cell["metadata"] = {"id": f"c{number:04d}xyZ"}
+        if cell["cell_type"] == "code":
+            cell["metadata"]["colab"] = {"base_uri": "https://localhost:8080/"}
+    return json.dumps(data, indent=2).encode("utf-8")
+
+
 def blank(ref, release, deleted):
     return copy.deepcopy(release)
 
@@ -111,7 +164,9 @@ def blank(ref, release, deleted):
 FULL_MARKS = {"reference": lambda ref, release, deleted: ref, "stripped": stripped,
               "duplicated-stub": duplicated_stub, "merged": merged, "retyped": retyped,
               "nbformat-3": nbformat_3, "byte-order-mark": byte_order_mark,
-              "windows-single-strings": windows_single_strings, "check-edited": check_edited}
+              "windows-single-strings": windows_single_strings, "check-edited": check_edited,
+              "cell-magic": cell_magic, "continuation-lines": continuation_lines,
+              "shell-and-magics": shell_and_magics, "colab": colab}
 VARIANTS: dict[str, Variant] = {**FULL_MARKS, "answer-deleted": answer_deleted, "blank": blank}
 
 

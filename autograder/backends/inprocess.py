@@ -18,6 +18,7 @@ import numpy as np
 
 from ..harness.feedback import MissingName, SubmissionError
 from ..notebooks import CodeCell
+from ..shell import NotebookShell
 
 _PLAIN = (type(None), bool, int, float, complex, str, bytes, list, tuple, dict, np.ndarray, np.generic)
 
@@ -100,16 +101,14 @@ def resolve(qualname: str) -> Callable[..., Any]:
     raise ValueError(f"cannot resolve {qualname!r}")
 
 
-def execute_cells(cells: list[CodeCell], namespace: dict[str, Any]) -> list[CellError]:
-    """Run cells in order in one namespace; a failing cell is recorded and the next one still runs."""
+def execute_cells(cells: list[CodeCell], shell: NotebookShell) -> list[CellError]:
+    """Run cells in order in one IPython shell, as the sandbox's runner does; a failing cell is recorded and the
+    next one still runs."""
     errors = []
     for cell in cells:
-        try:
-            exec(compile(cell.source, f"<{cell.label}>", "exec"), namespace)  # noqa: S102 - trusted notebooks
-        except Exception as exc:
+        exc = shell.run(cell.label, cell.source)
+        if exc is not None:
             errors.append(CellError(cell.label, type(exc).__name__, str(exc)[:300]))
-        except SystemExit:
-            errors.append(CellError(cell.label, "SystemExit", "the cell called exit()"))
     return errors
 
 
@@ -131,11 +130,11 @@ class InProcessSubmission:
         previous = Path.cwd()
         os.chdir(workdir)
         try:
-            namespace: dict[str, Any] = {"__name__": "__main__"}
-            errors = execute_cells(cells, namespace)
+            shell = NotebookShell()
+            errors = execute_cells(cells, shell)
         finally:
             os.chdir(previous)
-        return cls(namespace, errors, probes)
+        return cls(shell.namespace, errors, probes)
 
     @property
     def recorded_cell_errors(self) -> list[dict[str, str]]:
