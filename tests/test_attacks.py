@@ -687,7 +687,28 @@ def test_echo_print(submission):
     """echo_print returns its argument."""
     assert submission.echo_print(SECRET) == SECRET, "echo_print should return its argument"
 '''
-ECHO_CHECKS = ("test_echo_message", "test_echo_class", "test_echo_file", "test_echo_print")
+ECHO_CHECKS = ("test_echo_message", "test_echo_class", "test_echo_file", "test_echo_print", "test_add_many")
+# a probe (runs in the sandbox) adding many pairs at once, and a check that spot-checks it with direct calls
+ADD_PROBE = '''def add_many(pairs):
+    add = submission["add"]  # noqa: F821 - provided by the runner
+    return [add(a, b) for a, b in pairs]
+'''
+PROBE_CHECKS = '''import random
+
+import pytest
+
+
+@pytest.mark.points(1)
+def test_add_many(submission):
+    """add is right on 1,000 pairs (added on the submission's side, spot-checked here)."""
+    rng = random.Random(5)
+    pairs = [(rng.randint(-999, 999), rng.randint(-999, 999)) for _ in range(1000)]
+    sums = submission.probe("add_many", pairs)
+    assert isinstance(sums, list) and len(sums) == len(pairs), "add_many should give one sum per pair"
+    for index in random.Random().sample(range(len(pairs)), 20):  # chosen after the probe answered
+        assert submission.add(*pairs[index]) == sums[index], "add's results differ between calls"
+    assert sums == [a + b for a, b in pairs], "add should return the sum of its arguments"
+'''
 HONEST_ECHOES = "\n".join(f"def {name}(x):\n    return x\n"
                           for name in ("echo", "echo_class", "echo_file", "echo_print"))
 
@@ -725,7 +746,8 @@ def round2(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     base = tmp_path_factory.mktemp("round2")
     secret = f"{HOST_NEEDLE}-input-{uuid.uuid4().hex}"
     course = toy_course(base, time_limit=20, call_time_limit=4, memory="512MiB",
-                        extra_hidden={"test_secret.py": SECRET_CHECKS.format(secret=secret)})
+                        extra_hidden={"test_secret.py": SECRET_CHECKS.format(secret=secret),
+                                      "probes.py": ADD_PROBE, "test_probe.py": PROBE_CHECKS})
     folder = base / "submissions"
     build(course, folder / "r0-honest.ipynb", after=[HONEST_ECHOES])
     build(course, folder / "r1-saboteur.ipynb", after=[HONEST_ECHOES, attack("saboteur")])
@@ -733,6 +755,7 @@ def round2(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     build(course, folder / "r3-proc-peek.ipynb", after=[HONEST_ECHOES, attack("proc_peek")])
     build(course, folder / "r4-exfiltrate.ipynb", after=[attack("exfiltrate")])
     build(course, folder / "r5-honest.ipynb", after=[HONEST_ECHOES])
+    build(course, folder / "r8-probe-forger.ipynb", add=attack("probe_forger"), after=[HONEST_ECHOES])
     strip_metadata(build(course, folder / "r6-no-metadata.ipynb", after=[HONEST_ECHOES]))
     deleted = build(course, folder / "r7-answer-deleted.ipynb", after=[HONEST_ECHOES])
     nb = json.loads(deleted.read_text())
@@ -759,7 +782,7 @@ def test_a_saboteur_of_the_runner_changes_nothing_for_the_next_students(round2: 
         "nothing the saboteur tried worked even on its own namespace: the test would pass vacuously"
     assert all(attempts["ptrace"] == "EPERM" for attempts in report.values() if isinstance(attempts, dict)), report
     for student in ROUND2_HONEST:
-        assert_graded(round2[student], 10, [*CHECKS, *ECHO_CHECKS], max_score=10)
+        assert_graded(round2[student], 11, [*CHECKS, *ECHO_CHECKS], max_score=11)
     before, after = round2.extra["states"]["r0-honest"], round2.extra["states"]["r1-saboteur"]
     assert len(before) == 1 and before == after, (before, after)
     assert next(iter(after.values()))["state"] in "RS", after
@@ -781,7 +804,17 @@ def test_kernel_state_and_the_runner_are_out_of_reach(round2: Graded):
     # what it sees of other processes: its namespace's init (a runner process) and nothing else
     processes = {key.split("/")[0] for key in readable if key.split("/")[0].isdigit()}
     assert all("agrunner.runner" in seen["texts"][f"{pid}/cmdline"] for pid in processes), processes
-    assert_graded(round2["r3-proc-peek"], 10, [*CHECKS, *ECHO_CHECKS], max_score=10)
+    assert_graded(round2["r3-proc-peek"], 11, [*CHECKS, *ECHO_CHECKS], max_score=11)
+
+
+def test_a_replaced_probe_earns_nothing(round2: Graded):
+    """attacks.md #34: the forged probe answered every pair right; the direct calls the check makes afterwards
+    reach the real, unimplemented add, so the check fails."""
+    result = round2["r8-probe-forger"]
+    assert "PROBE-FORGER installed" in printed_text(result), "the forger never ran: the test would pass vacuously"
+    assert not {"test_add_many", *ADD_CHECKS} & passed(result), result.tests
+    assert message(result, "test_add_many").startswith("`add` is not implemented yet")
+    assert result.score == 3 + 4  # scale and the echoes are honest
 
 
 def test_feedback_cannot_carry_hidden_inputs_out(round2: Graded):
@@ -810,10 +843,10 @@ def test_feedback_cannot_carry_hidden_inputs_out(round2: Graded):
 def test_a_notebook_without_metadata_gets_its_marks_and_a_deleted_answer_is_reviewed(round2: Graded):
     """attacks.md #38: front-ends that strip cell metadata; an answer cell that cannot be found is never a
     silent zero."""
-    assert_graded(round2["r6-no-metadata"], 10, [*CHECKS, *ECHO_CHECKS], max_score=10)
+    assert_graded(round2["r6-no-metadata"], 11, [*CHECKS, *ECHO_CHECKS], max_score=11)
     reviewed = round2["r7-answer-deleted"]
     assert reviewed.status == Status.needs_review and any("answer-scale" in r for r in reviewed.review), reviewed
-    assert reviewed.score == 7  # the top-to-bottom program's score, for the reviewer
+    assert reviewed.score == 8  # the top-to-bottom program's score, for the reviewer
 
 
 @pytest.fixture(scope="module")
