@@ -408,6 +408,7 @@ class DockerSandbox:
         self.footprint: int | None = None    # the warm runtime's memory, measured in the first container
         self.gpu: str | None = None
         self.root: Path | None = None
+        self._public_copy: Path | None = None
         self._lease: GpuLease | None = None
         self._cond = threading.Condition()
         self._ready: list[Container] = []
@@ -426,6 +427,12 @@ class DockerSandbox:
     def launch(self) -> None:
         """Lease a GPU if the job gets one, then start filling the pool in the background."""
         self.root = owned_folder(SOCKET_DIR_PREFIX)
+        self._public_copy = None
+        if self.public_dir is not None and self.public_dir.is_dir():  # a copy: no course path in the mount table
+            self._public_copy = self.root / "public"
+            shutil.copytree(self.public_dir, self._public_copy, ignore=shutil.ignore_patterns("*.ipynb"))
+            for path in [self._public_copy, *self._public_copy.rglob("*")]:
+                path.chmod(0o755 if path.is_dir() else 0o644)
         if self.gpu_devices:
             self._lease = GpuLease.acquire(self.gpu_devices)
             self.gpu = self._lease.device
@@ -521,7 +528,7 @@ class DockerSandbox:
             (folder / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
             (folder / SETTINGS_FILE).chmod(0o644)
             cmd = run_command(docker=self.docker, image=self.image, name=name, user=self.user, owner=self.owner,
-                              socket_dir=folder, public_dir=self.public_dir, limits=self.limits,
+                              socket_dir=folder, public_dir=self._public_copy, limits=self.limits,
                               memory=self.limits.memory + (self.footprint or WARM_GUESS), gpu=self.gpu)
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=START_TIMEOUT,
                                   stdin=subprocess.DEVNULL)

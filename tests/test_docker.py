@@ -65,17 +65,11 @@ GPU_UUID = "GPU-6f1c2a3b-4d5e-6f70-8192-a3b4c5d6e7f8"
 MIG_UUID = "MIG-0c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f"
 
 
-def _settings() -> dict:
-    return {"control_path": "/run/autograder/control.sock", "preimport": ["numpy"], "threads": 1,
-            "limits": {"file_size": 1, "nofile": 256, "message": 1, "address_space": 0}}
-
-
 def _command(gpu: str | None = None, public: Path | None = Path("/course/release/week00-toy")) -> list[str]:
     limits = Limits(memory=512 * 1024**2, pids=128, scratch=64 * 1024**2, nofile=200)
     return db.run_command(docker="docker", image="autograder-runner:cpu-0123456789ab", name="ag-1-x",
                           user="10001:10001", owner="4242-77", socket_dir=Path("/tmp/ag-docker-x/ag-1-x"),
-                          public_dir=public, limits=limits, memory=512 * 1024**2 + 400 * 1024**2,
-                          settings=_settings(), gpu=gpu)
+                          public_dir=public, limits=limits, memory=512 * 1024**2 + 400 * 1024**2, gpu=gpu)
 
 
 def _pairs(cmd: list[str]) -> list[tuple[str, str]]:
@@ -107,8 +101,8 @@ def test_run_command_has_the_baseline_flags():
     assert set(env) == {"PATH", "HOME", "LANG", "MPLBACKEND", "MPLCONFIGDIR", "PYTHONDONTWRITEBYTECODE",
                         "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS"}
     assert "--gpus" not in flags and "--privileged" not in flags and "docker.sock" not in " ".join(cmd)
-    assert argv[:4] == ["/opt/venv/bin/python", "-I", "-c", BOOTSTRAP]
-    assert json.loads(argv[4])["control_path"] == "/run/autograder/control.sock"
+    # the settings travel in a file of the socket folder, not on the command line
+    assert argv == ["/opt/venv/bin/python", "-I", "-c", BOOTSTRAP, "/run/autograder/settings.json"]
     # nothing of the hidden checks, the solutions or the source crosses on the command line
     assert not re.search(r"hidden|solutions|source/|tests/", " ".join(cmd))
 
