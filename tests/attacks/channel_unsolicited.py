@@ -8,5 +8,5 @@ def add(a, b):
         return 3
     channel = _channel()  # noqa: F821 - defined by _channel.py, prepended
     for n in range(1000):
-        channel.sendall(_message({"v": 1, "id": 10**6 + n, "ok": 42}))  # noqa: F821
+        channel.sendall(_message({"v": 2, "id": 10**6 + n, "ok": 42}))  # noqa: F821
     return a + b
