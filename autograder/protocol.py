@@ -77,6 +77,7 @@ class DecodeLimits:
 
 
 DEFAULT_LIMITS = DecodeLimits()
+OVER_LIMIT = "OverLimit"  # the error type of a reply whose value is over a limit: {"type": ..., "reason": ...}
 
 
 class ProtocolError(Exception):
@@ -129,6 +130,11 @@ def _too_many(limits: DecodeLimits) -> str:
 
 def _too_many_arrays(limits: DecodeLimits) -> str:
     return f"more than {limits.max_arrays:,} arrays and tensors in one reply"
+
+
+def limit_reasons(limits: DecodeLimits = DEFAULT_LIMITS) -> frozenset[str]:
+    """Every ``reason`` a limit can give: the trusted side repeats a reason from the runner only if it is one."""
+    return frozenset({_too_deep(limits), _too_many(limits), _too_many_arrays(limits)})
 
 
 def _torch():

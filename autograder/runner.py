@@ -34,7 +34,7 @@ import traceback
 from typing import Any
 
 from . import confine
-from .protocol import Handle, ProtocolError, Unencodable, read_message, write_message
+from .protocol import OVER_LIMIT, Handle, ProtocolError, Unencodable, read_message, write_message
 from .shell import NotebookShell
 
 CONTROL_FD = 3
@@ -201,8 +201,18 @@ def serve(channel: socket.socket, server: Server, max_request: int) -> None:
         reply = server.answer(request)
         try:
             write_message(channel, reply)
-        except Unencodable:
-            write_message(channel, {"id": reply["id"], "ok": server.handle_of(reply["ok"])})
+        except Unencodable as exc:
+            write_message(channel, _unsendable(server, reply, exc))
+
+
+def _unsendable(server: Server, reply: dict[str, Any], exc: Unencodable) -> dict[str, Any]:
+    """What to send instead of a reply that cannot be sent: a handle to a value that is not plain data (it stays
+    here, the check may call it), or the limit a value broke (the trusted side words it itself)."""
+    if "ok" in reply and not exc.over_limit:
+        return {"id": reply["id"], "ok": server.handle_of(reply["ok"])}
+    if "ok" in reply:
+        return {"id": reply["id"], "error": {"type": OVER_LIMIT, "reason": exc.reason}}
+    return {"id": reply["id"], "error": {"type": "Error", "where": None}}  # an error whose own fields would not go
 
 
 def _set_limits(limits: dict[str, int]) -> None:

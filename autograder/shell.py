@@ -11,6 +11,7 @@ trusted notebooks; it imports only IPython (a pinned dependency) and the standar
 
 from __future__ import annotations
 
+import atexit
 from typing import Any
 
 
@@ -26,6 +27,9 @@ class NotebookShell:
         config.InteractiveShell.colors = "nocolor"
         config.InteractiveShell.xmode = "Plain"  # tracebacks in the output as plain text
         self.shell = InteractiveShell.instance(config=config)
+        # IPython's exit hook clears the namespace and tidies history files; the runner ends its processes itself,
+        # and a cell that runs the exit hooks (atexit._run_exitfuncs()) must not empty its own notebook
+        atexit.unregister(self.shell.atexit_operations)
         self._filename = "<cell>"
         # each cell's code carries the cell's label as its file name, so an error's place names the cell
         self.shell.compile.get_code_name = lambda raw, transformed, number: self._filename

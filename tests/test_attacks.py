@@ -751,6 +751,10 @@ def round2(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     build(course, folder / "r4-exfiltrate.ipynb", after=[attack("exfiltrate")])
     build(course, folder / "r5-honest.ipynb", after=[HONEST_ECHOES])
     build(course, folder / "r8-probe-forger.ipynb", add=attack("probe_forger"), after=[HONEST_ECHOES])
+    build(course, folder / "r9-decoder-bombs.ipynb", after=[HONEST_ECHOES, attack("channel_decoder_bombs")])
+    deep_echo = "def echo(x):\n    for _ in range(100):\n        x = [x]\n    return x\n"
+    build(course, folder / "ra-deep-value.ipynb", after=[HONEST_ECHOES, deep_echo])
+    build(course, folder / "rz-honest.ipynb", after=[HONEST_ECHOES])
     strip_metadata(build(course, folder / "r6-no-metadata.ipynb", after=[HONEST_ECHOES]))
     deleted = build(course, folder / "r7-answer-deleted.ipynb", after=[HONEST_ECHOES])
     nb = json.loads(deleted.read_text())
@@ -759,14 +763,14 @@ def round2(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     states: dict[str, dict] = {}
 
     def on_result(result: GradeResult) -> None:  # between submissions: what the runner looks like now
-        states[result.student] = zygotes()
+        states[result.student] = {"zygotes": zygotes(), "workers": _workers()}
 
     graded = grade_batch(course, folder, jobs=1, on_result=on_result)
     graded.extra.update(states=states, secret=secret)
     return graded
 
 
-ROUND2_HONEST = ("r0-honest", "r2-honest", "r5-honest")
+ROUND2_HONEST = ("r0-honest", "r2-honest", "r5-honest", "rz-honest")
 
 
 def test_a_saboteur_of_the_runner_changes_nothing_for_the_next_students(round2: Graded):
@@ -778,7 +782,7 @@ def test_a_saboteur_of_the_runner_changes_nothing_for_the_next_students(round2: 
     assert all(attempts["ptrace"] == "EPERM" for attempts in report.values() if isinstance(attempts, dict)), report
     for student in ROUND2_HONEST:
         assert_graded(round2[student], 11, [*CHECKS, *ECHO_CHECKS], max_score=11)
-    before, after = round2.extra["states"]["r0-honest"], round2.extra["states"]["r1-saboteur"]
+    before, after = (round2.extra["states"][student]["zygotes"] for student in ("r0-honest", "r1-saboteur"))
     assert len(before) == 1 and before == after, (before, after)
     assert next(iter(after.values()))["state"] in "RS", after
 
@@ -810,6 +814,27 @@ def test_a_replaced_probe_earns_nothing(round2: Graded):
     assert not {"test_add_many", *ADD_CHECKS} & passed(result), result.tests
     assert message(result, "test_add_many").startswith("`add` is not implemented yet")
     assert result.score == 3 + 4  # scale and the echoes are honest
+
+
+def test_decoder_bombs_end_their_call_and_the_trusted_worker_lives_on(round2: Graded):
+    """attacks.md #33: a reply nested through extension payloads (a segfault for a C decoder), nested 100,000 deep,
+    a million empty maps, 100,001 tiny arrays: each call ends with the limit in plain words, the same trusted
+    worker grades the next student, who gets full marks."""
+    result = round2["r9-decoder-bombs"]
+    assert "BOMBS sizes" in printed_text(result), "the bombs were never made: the test would pass vacuously"
+    assert result.status == Status.graded, result.reason
+    messages = {t.name: t.message for t in result.tests}
+    assert messages["test_add_floats"].startswith("`add` returned a value nested deeper than 64 levels"), messages
+    assert messages["test_scale"].startswith("`scale` returned more than 1,000,000 values in one reply"), messages
+    assert messages["test_echo_message"].startswith("`echo` returned more than 100,000 arrays and tensors"), messages
+    assert re.search(r"nested deeper than 64 levels|cannot accept", messages["test_add_integers"]), messages
+    states = round2.extra["states"]
+    assert states["r9-decoder-bombs"]["workers"] == states["r8-probe-forger"]["workers"] != [], states
+    # an honest runner refuses to send such a value at all; the trusted side words the limit itself
+    deep = round2["ra-deep-value"]
+    assert message(deep, "test_echo_message") == "`echo` returned a value nested deeper than 64 levels", deep.tests
+    assert deep.score == 10
+    assert_graded(round2["rz-honest"], 11, [*CHECKS, *ECHO_CHECKS], max_score=11)
 
 
 def test_feedback_cannot_carry_hidden_inputs_out(round2: Graded):

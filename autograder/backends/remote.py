@@ -15,11 +15,29 @@ from typing import Any
 
 from ..harness.feedback import MissingName, SubmissionError, cell_name
 from ..notebooks import CodeCell
-from ..protocol import Handle, ProtocolError, Unencodable, read_message, write_message
+from ..protocol import (
+    OVER_LIMIT,
+    Handle,
+    LimitError,
+    ProtocolError,
+    Unencodable,
+    limit_reasons,
+    read_message,
+    write_message,
+)
 from ..sandbox import Child, Limits, Sandbox, SandboxError
 
 MAX_RESTARTS = 2
 MAX_STRAY_REPLIES = 100
+
+
+class ReplyRefused(SubmissionError):
+    """A value the submission returned is over the message limits (protocol.DecodeLimits): that call fails with
+    the limit in plain words; the submission's process lives on."""
+
+    def __init__(self, name: str, reason: str):
+        Exception.__init__(self, f"`{name}` returned {reason}")
+        self.name, self.error_type, self.message, self.where = name, "ReplyRefused", reason, ""
 
 
 class LimitExceeded(SubmissionError):
@@ -170,13 +188,23 @@ class Session:
             raise self._fail(what, f"took longer than {_seconds(round(took, 1))}") from None
         except (EOFError, ConnectionError, BrokenPipeError):
             raise self._fail(what, "exited") from None
+        except LimitError as exc:  # a whole, well-formed message, over a bound: this call ends, the process lives on
+            raise self._refused(label or "your code", what, exc.reason) from None
         except ProtocolError as exc:
             raise self._fail(what, f"sent a reply the grader cannot accept ({exc})") from None
         if "error" in reply:
             error = reply["error"] if isinstance(reply["error"], dict) else {}
+            if error.get("type") == OVER_LIMIT and error.get("reason") in limit_reasons():
+                raise self._refused(label or "your code", what, error["reason"])
             raise SubmissionError(label or "your code", str(error.get("type", "Error"))[:100],
                                   where=self._place(error.get("where")))
         return reply.get("ok")
+
+    def _refused(self, label: str, what: str, reason: str) -> ReplyRefused:
+        where = f" in {self.current_test}" if self.current_test else ""
+        refused = ReplyRefused(label, reason)
+        self.limit_events.append(f"{refused} while {what}{where}")
+        return refused
 
     def _place(self, where: Any) -> str:
         """``in cell X, line N`` when the runner names one of the cells it was sent and a line inside it; else

@@ -1,6 +1,6 @@
 """attacks.md #33 - decoder bombs for the trusted side, written on the runner's channel behind its back, one per
 hidden call: 400 tuples nested through extension payloads (under 1 KB; it crashed a C decoder in the trusted
-worker), a value nested 100,000 deep, a million empty maps (a small message, a huge decoded one), and 100,000 tiny
+worker), a value nested 100,000 deep, a million empty maps (a small message, a huge decoded one), and 100,001 tiny
 arrays. Each arrives before the function's honest answer (a restarted process runs the cells again, so the bomb is
 chosen by the call, not by a counter)."""
 
@@ -28,7 +28,7 @@ BOMBS["nested_ext"] = _reply(_nested_ext(400))
 BOMBS["deep"] = _reply(b"\x91" * 100_000 + b"\xc0")
 BOMBS["empty_maps"] = _reply(b"\xdd" + (1_000_000).to_bytes(4, "big") + b"\x80" * 1_000_000)
 TINY_ARRAY = [msgpack.ExtType(2, b""), "|b1", [0], b""]  # protocol 2: an array is a marked list
-BOMBS["tiny_arrays"] = _message({"v": VERSION, "id": 0, "ok": [TINY_ARRAY] * 100_000})  # noqa: F821
+BOMBS["tiny_arrays"] = _message({"v": VERSION, "id": 0, "ok": [TINY_ARRAY] * 100_001})  # noqa: F821
 print("BOMBS sizes", {name: len(bomb) for name, bomb in BOMBS.items()}, flush=True)
 
 

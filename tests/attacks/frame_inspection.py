@@ -25,7 +25,9 @@ def add(a, b):
         except (OSError, TypeError):
             pass
     print("FRAMES", names)
-    print("SOURCES", len(sources), "test_add" in "".join(sources), "sum of its arguments" in "".join(sources))
+    # (the needles are built here, so this cell's own source, which IPython can show, does not contain them)
+    needles = ["test" + "_add", "sum of its " + "arguments"]
+    print("SOURCES", len(sources), *(needle in "".join(sources) for needle in needles))
     print("NUMBERS", found)
     for _where, key, value in found:
         if key in ("expected", "want", "answer"):
