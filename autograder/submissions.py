@@ -190,7 +190,7 @@ def _iso(seconds: float) -> str:
 
 def _names(items: list[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``; long lists end with "and N more"."""
-    items = [shown(i) for i in items]
+    items = [shown(i) for i in items] or ["nothing"]
     if len(items) > LISTED:
         items = [*items[:LISTED], f"{len(items) - LISTED} more"]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
@@ -447,7 +447,7 @@ def _from_nbgrader(course: Course, assignment: Assignment, base: Path, warn: War
         raise UserError("no submitted/ folder (nbgrader's submitted/<student>/<assignment>/); "
                         "pass the submissions folder or zip instead", base)
     folders, skipped = [], []
-    for student_dir in sorted(base.iterdir()):
+    for student_dir in _entries(base):
         if not student_dir.is_dir() or student_dir.is_symlink() or _is_junk([student_dir.name]):
             skipped.append(student_dir.name + ("/" if student_dir.is_dir() else ""))
             continue
@@ -500,7 +500,7 @@ def _from_folder(course: Course, assignment: Assignment, folder: Path, warn: War
     if base is not None:
         return _from_nbgrader(course, assignment, base, warn)
     claims, moodle, others, skipped = [], [], [], []
-    for entry in sorted(folder.iterdir()):
+    for entry in _entries(folder):
         is_dir = entry.is_dir() and not entry.is_symlink()
         who = student_of_moodle_folder(entry.name) if is_dir else None
         if _is_junk([entry.name]) or (not is_dir and not _is_notebook(entry.name)):
@@ -526,9 +526,24 @@ def _from_folder(course: Course, assignment: Assignment, folder: Path, warn: War
     return found
 
 
+def _entries(folder: Path) -> list[Path]:
+    """The folder's entries, sorted; an unreadable folder is the user's one-sentence error."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        raise UserError(f"cannot be read ({exc.strerror})", folder) from None
+
+
+def _listing(folder: Path) -> list[str]:
+    try:
+        return [p.name for p in folder.iterdir()]
+    except OSError:
+        return []
+
+
 def _nothing_in(folder: Path, subfolders: list[Path], skipped: list[str], assignment: Assignment) -> UserError:
     """The one sentence for a folder with nothing to grade: empty, only other files, or notebooks deeper down."""
-    deeper = [d for d in subfolders if any(_is_notebook(p.name) for p in d.iterdir())]
+    deeper = [d for d in subfolders if any(_is_notebook(name) for name in _listing(d))]
     if len(deeper) == 1:
         return UserError(f"has no notebooks itself, but its folder {deeper[0].name}/ has; pass "
                          f"--submissions {deeper[0]}", folder)
