@@ -25,6 +25,16 @@ _WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
 out = Console(width=_WIDTH)
 err = Console(stderr=True, width=_WIDTH)
 
+SUBMISSIONS_HELP = (
+    "A folder or .zip of submissions (default: nbgrader's submitted/<student>/<id>/). It may hold <student>.ipynb "
+    "files, Canvas or Moodle downloads as they come, or nbgrader's <student>/<id>/ folders. Student ids are names "
+    "in any script, compared without regard to case or Unicode form: 김민준.ipynb and an NFD-named 김민준.ipynb are "
+    "one student, as are Alice.ipynb and alice.ipynb; copy marks are dropped, so 김민준 (2).ipynb and "
+    "alice-Copy1.ipynb are those students too (the newest file is graded, the others are noted). LMS names are "
+    "read for the student: smithjohn_12345_67890_markov.ipynb (Canvas) is smithjohn, and "
+    "Kim Minjun_1234567_assignsubmission_file/ (Moodle) is Kim Minjun. Files that are not notebooks are skipped "
+    "with one warning. See docs/submissions.md."
+)
 CourseOption = Annotated[Path | None, typer.Option("--course", help="course.yml (default: found upwards)")]
 Ids = Annotated[list[str] | None, typer.Argument(help="assignment ids (default: all)", show_default=False)]
 
@@ -107,8 +117,7 @@ def validate(ids: Ids = None, jobs: Annotated[int, typer.Option("--jobs", "-j", 
 
 @app.command()
 def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. week01-markov")],
-          submissions: Annotated[Path | None, typer.Option(help="a folder of <student>.ipynb files or a zip of "
-                                                            "them (default: submitted/<student>/<id>/)")] = None,
+          submissions: Annotated[Path | None, typer.Option(help=SUBMISSIONS_HELP)] = None,
           jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="submissions graded in parallel")] = 1,
           regrade: Annotated[bool, typer.Option(help="grade again even when a result exists")] = False,
           backend: Annotated[str, typer.Option(help="local (bubblewrap sandbox) or docker (runner image)")] = "local",
@@ -141,9 +150,12 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
         progress.update(task, total=total)
         progress.start()
 
+    def warned(line: str) -> None:  # before the progress bar starts: discovery comes first
+        err.print(Text.assemble(("warning: ", "yellow"), line), soft_wrap=True)
+
     try:
         batch = grade_batch(c, a, submissions=submissions, jobs=jobs, regrade=regrade, backend=backend, image=image,
-                            on_total=started, on_result=lambda r: progress.advance(task))
+                            on_total=started, on_result=lambda r: progress.advance(task), on_warning=warned)
     except KeyboardInterrupt:
         progress.stop()
         saved = next(int(t.completed) for t in progress.tasks if t.id == task)  # one per result saved

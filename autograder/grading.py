@@ -22,6 +22,7 @@ from .program import Program
 from .reports import write_feedback, write_result_json
 from .results import GradeResult, Status, now_iso
 from .store import Store
+from .students import student_key
 from .submissions import Submission, discover
 
 GRADEBOOK = "gradebook.db"
@@ -34,6 +35,7 @@ class Batch:
     results: list[GradeResult] = field(default_factory=list)
     skipped: int = 0
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # what discovery skipped or had to decide, one line each
 
 
 def prepare_submission(course: Course, assignment: Assignment, submission: Submission) -> Program:
@@ -52,7 +54,15 @@ def prepare_submission(course: Course, assignment: Assignment, submission: Submi
         if stamp and stamp != assignment.id:
             raise NotebookError(f"{name}: this is a notebook of {stamp}, not of {assignment.id}")
         notebooks.append(nb)
-    return submission_program(course, assignment, notebooks)
+    program = submission_program(course, assignment, notebooks)
+    # Discovery's doubts (which of two notebooks is the work) come first; the score is still computed.
+    program.review = [*submission.review, *program.review]
+    return program
+
+
+def _noted(submission: Submission, reason: str) -> str:
+    """The result's reason with what discovery decided first (which copy was graded), so student and staff see it."""
+    return "; ".join(filter(None, [*submission.notes, reason]))
 
 
 def _result(submission: Submission, assignment: Assignment, program: Program, outcome: Outcome, started: str,
@@ -63,20 +73,42 @@ def _result(submission: Submission, assignment: Assignment, program: Program, ou
         return GradeResult(submission.student, assignment.id, submission.content_hash, Status.error,
                            max_score=outcome.run.max_score, reason=f"grader error: {outcome.error}", **common)
     return GradeResult.from_run(submission.student, assignment.id, submission.content_hash, outcome.run,
-                                reason=outcome.reason, review=list(program.review), **common)
+                                reason=_noted(submission, outcome.reason), review=list(program.review), **common)
+
+
+def _known_spellings(store: Store, found: list[Submission]) -> None:
+    """Each student under the spelling the gradebook first recorded (``Alice`` stays ``Alice`` when a later batch
+    has ``alice.ipynb``), so one student is one row however their files are named."""
+    known: dict[str, str] = {}
+    for name in store.student_names():
+        known.setdefault(student_key(name), name)
+    for sub in found:
+        sub.student = known.get(student_key(sub.student), sub.student)
 
 
 def grade(course: Course, assignment: Assignment, *, submissions: Path | None = None, jobs: int = 1,
           regrade: bool = False, database: Path | None = None, backend: str = "local", image: str | None = None,
           on_total: Callable[[int], None] | None = None,
-          on_result: Callable[[GradeResult], None] | None = None) -> Batch:
-    """Grade every submission of ``assignment`` that has no result yet (all of them with ``regrade``)."""
+          on_result: Callable[[GradeResult], None] | None = None,
+          on_warning: Callable[[str], None] | None = None) -> Batch:
+    """Grade every submission of ``assignment`` that has no result yet (all of them with ``regrade``).
+
+    ``on_warning`` gets each line of what discovery skipped (stray files) or decided (which copy is graded) as soon
+    as it is known; the lines are also in ``Batch.warnings``.
+    """
     check_backend(backend)  # before anything is read or written
     begin = time.monotonic()
     batch = Batch()
-    found = discover(course, assignment, submissions)
+
+    def warn(line: str) -> None:
+        batch.warnings.append(line)
+        if on_warning:
+            on_warning(line)
+
+    found = discover(course, assignment, submissions, warn=warn)
     total_points = sum(t["points"] for t in collect_expected(course, assignment).values())
     with Store(database or course.root / GRADEBOOK) as store:
+        _known_spellings(store, found)
         todo: list[tuple[Submission, Program]] = []
         for sub in found:
             if not regrade and store.is_done(sub.student, assignment.id, sub.content_hash):
@@ -86,7 +118,7 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
             try:
                 todo.append((sub, prepare_submission(course, assignment, sub)))
             except NotebookError as exc:
-                result = GradeResult.ungradable(sub.student, assignment.id, sub.content_hash, str(exc),
+                result = GradeResult.ungradable(sub.student, assignment.id, sub.content_hash, _noted(sub, str(exc)),
                                                 total_points, started_at=now_iso())
                 _save(course, store, sub, result, batch, on_result)
         pool = Pool(course, assignment, jobs, backend=backend, image=image) if todo else None  # checks first

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from .harness import TestResult
 from .results import GradeResult, Status
+from .students import folder_name
 
 BASE_COLUMNS = ["student", "assignment", "score", "max_score", "status", "reason", "review", "tampered"]
 REASON_WIDTH = 60
@@ -40,7 +41,7 @@ _NEW_FILE_MODE = 0o666 & ~_read_umask()  # what open() would give; mkstemp alone
 
 
 def _component(value: str) -> str:
-    """A student name or assignment id used as a folder name: refuse anything that could leave the folder."""
+    """An assignment id used as a folder name: refuse anything that could leave the folder."""
     if not _SAFE_COMPONENT.fullmatch(value) or value in (".", ".."):
         raise ValueError(f"{value!r} is not safe as a folder name")
     return value
@@ -90,11 +91,13 @@ def _num(value: float) -> str:
 # --- result.json ------------------------------------------------------------------------------------------
 
 def result_json_path(root: Path, result: GradeResult) -> Path:
-    return root / "autograded" / _component(result.student) / _component(result.assignment) / "result.json"
+    return root / "autograded" / folder_name(result.student) / _component(result.assignment) / "result.json"
 
 
 def write_result_json(root: Path, result: GradeResult) -> Path:
-    """``autograded/<student>/<assignment>/result.json``: the full record, in ``GradeResult.to_json`` schema."""
+    """``autograded/<student>/<assignment>/result.json``: the full record, in ``GradeResult.to_json`` schema.
+    ``<student>`` is the student's folder name (:func:`autograder.students.folder_name`); the record inside has
+    the id as written."""
     return atomic_write(result_json_path(root, result), _json_text(result.to_json()))
 
 
@@ -161,7 +164,7 @@ def feedback_markdown(result: GradeResult) -> str:
 
 def write_feedback(root: Path, result: GradeResult) -> Path:
     """``feedback/<student>/<assignment>/feedback.md`` (nbgrader's feedback folder)."""
-    path = root / "feedback" / _component(result.student) / _component(result.assignment) / "feedback.md"
+    path = root / "feedback" / folder_name(result.student) / _component(result.assignment) / "feedback.md"
     return atomic_write(path, feedback_markdown(result))
 
 
@@ -224,7 +227,7 @@ def export_gradescope(results: list[GradeResult], folder: Path) -> list[Path]:
     not reach students as a zero), so the returned paths say which were written. A result that needs review
     is exported with its output saying the score is provisional and why: Gradescope is where staff adjust it,
     and a student is never left with no word."""
-    return [atomic_write(folder / _component(r.student) / "results.json", _json_text(gradescope_json(r)))
+    return [atomic_write(folder / folder_name(r.student) / "results.json", _json_text(gradescope_json(r)))
             for r in sorted(results, key=lambda r: r.student) if r.status != Status.error]
 
 

@@ -266,6 +266,12 @@ class Store:
         return row is not None
 
     @_translated
+    def student_names(self) -> list[str]:
+        """Every student's id as first recorded, oldest first (grading files a new spelling of one under it)."""
+        with self._lock:
+            return [name for (name,) in self._conn.execute("SELECT name FROM students ORDER BY id")]
+
+    @_translated
     def latest(self, assignment: str) -> list[GradeResult]:
         """The gradebook of one assignment: each student's most recent submission's latest run, by student."""
         with self._transaction("DEFERRED") as conn:

@@ -86,13 +86,20 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Pat
     assert [p.name for p in path.parent.iterdir()] == ["result.json"]
 
 
-@pytest.mark.parametrize("student", ["../escape", "..", "a/b", ""])
-def test_names_that_could_leave_the_folder_are_refused(tmp_path: Path, student: str):
-    with pytest.raises(ValueError, match="not safe"):
-        write_result_json(tmp_path / "root", graded(student))
-    with pytest.raises(ValueError, match="not safe"):
-        write_feedback(tmp_path / "root", graded(student))
-    assert not any(tmp_path.rglob("*.json")) and not any(tmp_path.rglob("*.md"))
+@pytest.mark.parametrize("student", ["../escape", "..", "a/b", "", "x\0y", "CON", "Kim: Minjun?", "김민준"])
+def test_every_student_gets_one_safe_folder_inside_the_output_folder(tmp_path: Path, student: str):
+    """(Was: such names were refused. Ids are Unicode now and each maps to a safe folder: students.folder_name.)"""
+    root = tmp_path / "root"
+    result = write_result_json(root, graded(student))
+    feedback = write_feedback(root, graded(student))
+    [gradescope] = export_gradescope([graded(student)], root / "gs")
+    assert result.parent.parent.parent == root / "autograded" and feedback.parent.parent.parent == root / "feedback"
+    assert gradescope.parent.parent == root / "gs"
+    assert result.parent.parent.name == feedback.parent.parent.name == gradescope.parent.name  # one folder name
+    assert all(p.resolve().is_relative_to(root.resolve()) for p in (result, feedback, gradescope))
+    assert json.loads(result.read_text(encoding="utf-8"))["student"] == student  # the id as written, inside
+    if student == "김민준":
+        assert result == root / "autograded/김민준/week00-toy/result.json"
 
 
 def test_feedback_shows_score_checks_and_cell_errors_from_the_result_only(tmp_path: Path):

@@ -88,6 +88,15 @@ def test_is_done_is_exact_about_status_student_assignment_and_content(tmp_path: 
         assert not store.is_done("bob", "week00-toy", "h1")
 
 
+def test_student_names_are_kept_as_written_oldest_first(tmp_path: Path):
+    with Store(tmp_path / "gradebook.db") as store:
+        for student in ("이서연", "Kim Minjun", "alice"):
+            store.record(make(student=student), WHEN, "p")
+        store.record(make(student="이서연", content_hash="h2"), WHEN, "p")
+        assert store.student_names() == ["이서연", "Kim Minjun", "alice"]
+        assert [r.student for r in store.latest("week00-toy")] == ["Kim Minjun", "alice", "이서연"]
+
+
 def test_latest_is_each_students_most_recent_submission_sorted_by_student(tmp_path: Path):
     with Store(tmp_path / "g.db") as store:
         store.record(make("bob", "b1", score=1.0), WHEN, "p")
