@@ -25,8 +25,8 @@ from nbformat import NotebookNode
 
 from .config import Assignment, Course, find_course_file, load_course
 from .errors import ConfigError, NotebookError
-from .notebooks import assignment_of, read_notebook
-from .program import Program, build_program, program_without_release
+from .notebooks import assignment_of, is_locked, read_notebook
+from .program import Program, build_program, normalised, program_without_release
 
 DEFAULT_TIME_LIMIT = 300.0
 
@@ -81,7 +81,28 @@ def identify(nb: NotebookNode, path: Path, course: Course | None) -> tuple[Assig
     for assignment in course.assignments:
         if path.name in assignment.notebooks:
             return assignment, path.name
-    raise NotebookError("not a notebook of a known assignment (no assignment stamp and no matching name)", path)
+    found = _by_content(nb, course)
+    if found:  # copied into a fresh notebook, or saved under another name: its given cells say whose it is
+        return found
+    raise NotebookError("not a notebook of a known assignment (no assignment stamp, no matching name, and none of "
+                        "its cells are an assignment's given code)", path)
+
+
+def _by_content(nb: NotebookNode, course: Course) -> tuple[Assignment, str] | None:
+    """The released notebook most of whose locked code cells appear, unchanged, in ``nb`` (at least half)."""
+    mine = {normalised(cell.source) for cell in nb.cells if cell.cell_type == "code"}
+    best, best_share = None, 0.5
+    for assignment in course.assignments:
+        for name in assignment.notebooks:
+            release_path = course.release_dir(assignment) / name
+            if not release_path.is_file():
+                continue
+            locked = [normalised(c.source) for c in read_notebook(release_path).cells
+                      if c.cell_type == "code" and is_locked(c) and c.source.strip()]
+            share = sum(source in mine for source in locked) / len(locked) if locked else 0.0
+            if share >= best_share:
+                best, best_share = (assignment, name), share
+    return best
 
 
 def _error_of(cell: NotebookNode) -> str | None:

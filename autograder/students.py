@@ -36,7 +36,7 @@ _SPACES = re.compile("[ \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")  # the s
 # Copy marks at the end of a file name's stem, as browsers, Jupyter and file managers add them.
 _COPY_MARKS = (
     re.compile(r"\s?\((?P<n>\d+)\)$"),                                        # Chrome "x (1)", Firefox "x(1)"
-    re.compile(r"-Copy(?P<n>\d*)$", re.IGNORECASE),                           # Jupyter "x-Copy1"
+    re.compile(r"-Copy(?P<n>\d+)$", re.IGNORECASE),                           # Jupyter "x-Copy1"
     re.compile(r" - (?:Copy|복사본)(?: \((?P<n>\d+)\))?$", re.IGNORECASE),    # Windows Explorer, English/Korean
     re.compile(r" (?:copy|복사본)(?: (?P<n>\d+))?$", re.IGNORECASE),         # macOS Finder, English/Korean
 )

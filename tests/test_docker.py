@@ -46,6 +46,7 @@ from .corpus import (
     host_listeners,
     passed,
     printed,
+    printed_text,
     processes_named,
     toy_course,
 )
@@ -330,7 +331,17 @@ def attack_students(port: int, abstract: str) -> dict[str, dict[str, Any]]:
         "huge-output": {"after": (attack("huge_output"),)},
         "fs-search": {"after": (attack("fs_search", needles=[CANARY, "BEGIN SOLUTION"]),)},
         "detached-child": {"after": (attack("detached_child", name=DETACHED),)},
+        # attacks.md #30-#36 (round 2)
+        "saboteur": {"after": (attack("saboteur"),)},
+        "proc-peek": {"after": (attack("proc_peek"),)},
+        "kernel-state": {"after": (attack("other_writer", marker=f"{CANARY}-writer"),)},
+        "decoder-bombs": {"after": (attack("channel_decoder_bombs"),)},
+        "raises-its-inputs": {"add": RAISES_ITS_INPUTS},
     }
+
+
+RAISES_ITS_INPUTS = ("def add(a, b):\n    if (a, b) == (1, 2):\n        return 3\n"
+                     "    raise ValueError(repr((a, b)) * 3)\n")
 
 
 @pytest.fixture(scope="module")
@@ -383,7 +394,8 @@ def _detached_outcome(result: GradeResult) -> tuple:
 
 @needs_docker
 @pytest.mark.parametrize("student", ["honest", "blank", "fork-bomb", "memory-bomb", *[f"disk-fill-{p}" for p in
-                                     FILL_PLACES], "network", "huge-output", "fs-search", "detached-child"])
+                                     FILL_PLACES], "network", "huge-output", "fs-search", "detached-child",
+                                     "saboteur", "proc-peek", "kernel-state", "decoder-bombs", "raises-its-inputs"])
 def test_an_attack_has_the_same_outcome_through_docker(both, student: str):
     docker, local = both["docker"][student], both["local"][student]
     assert docker.backend == "docker" and local.backend == "local"
@@ -411,6 +423,26 @@ def test_an_attack_has_the_same_outcome_through_docker(both, student: str):
     else:
         assert docker.reason == local.reason
         assert [(t.name, t.message) for t in docker.tests] == [(t.name, t.message) for t in local.tests]
+
+
+@needs_docker
+def test_round_two_attacks_hold_in_a_container(both):
+    """attacks.md #30-#36 through Docker: the submission's own filter refuses ptrace, process_vm_readv and the
+    keyrings there too; the trusted side words the decoder bombs' limits; an exception's message never shows."""
+    results = both["docker"]
+    sabotage = printed(results["saboteur"], "SABOTEUR")
+    assert {a["ptrace"] for a in sabotage.values() if isinstance(a, dict)} == {"EPERM"}, sabotage
+    peek = printed(results["proc-peek"], "PROC-PEEK")
+    assert set(peek["ptrace"].values()) <= {"EPERM"} and set(peek["vm_read"].values()) <= {"EPERM"}, peek
+    assert not [key for key, text in peek["texts"].items() if CANARY in text or "tests/hidden" in text]
+    assert "WRITER keyring EPERM" in printed_text(results["kernel-state"])
+    bombs = {t.name: t.message for t in results["decoder-bombs"].tests}
+    assert bombs["test_add_floats"].startswith("`add` returned a value nested deeper than 64 levels"), bombs
+    assert bombs["test_scale"].startswith("`scale` returned more than 1,000,000 values"), bombs
+    raised = {t.message for t in results["raises-its-inputs"].tests if t.name.startswith("test_add")}
+    assert raised and all(re.fullmatch(r"`add` raised ValueError \(in cell answer-add, line 4\)", m) for m in raised)
+    for student in ("saboteur", "proc-peek", "kernel-state"):
+        assert _summary(results[student]) == (Status.graded, 6, 6, CHECKS_SORTED), results[student].tests
 
 
 @needs_docker

@@ -144,6 +144,7 @@ def test_a_folder_name_that_is_not_the_id_stays_readable():
     ("김민준 - 복사본.ipynb", NameInFile("김민준", copy=1)),
     ("alice-Copy1 (1).ipynb", NameInFile("alice", copy=1)),
     ("(1).ipynb", NameInFile("(1)")),  # nothing left without the mark: it is the name
+    ("fresh-copy.ipynb", NameInFile("fresh-copy")),  # Jupyter's copies are always numbered: a name, not a mark
     # Canvas "Download Submissions"
     ("smithjohn_12345_67890_markov.ipynb", NameInFile("smithjohn", "canvas", "12345")),
     ("smithjohn_LATE_12345_67890_markov (1).ipynb", NameInFile("smithjohn", "canvas", "12345", late=True)),

@@ -5,11 +5,14 @@ Each variant is the week's reference (or blank release) after something students
 (Colab, VS Code, a fresh notebook), an answer cell deleted, a stub duplicated with the answer in the copy, all
 answers merged into one cell, answers retyped in fresh cells, a public check edited, an old nbformat, a
 byte-order mark, Windows line endings with single-string sources, ``%%time`` on every answer cell, continuation
-lines that start with ``!=`` or ``%``, shell escapes and magics left in the notebook, a Google Colab save.
+lines that start with ``!=`` or ``%``, shell escapes and magics left in the notebook, a Google Colab save, a VS
+Code save, every cell copied into a fresh notebook, a public check deleted, answers split in two cells or moved
+after their checks, a notebook saved with big outputs, nbformat 4.1.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import shutil
@@ -157,6 +160,75 @@ def colab(ref, release, deleted):
     return json.dumps(data, indent=2).encode("utf-8")
 
 
+def check_deleted(ref, release, deleted):
+    nb = copy.deepcopy(ref)
+    first_check = next(i for i, c in enumerate(nb.cells) if is_public_check(c))
+    del nb.cells[first_check]
+    return nb
+
+
+def split(ref, release, deleted):
+    """Every answer of several top-level statements split in two cells: the first statement in the answer cell,
+    the rest in a new cell below it."""
+    nb = copy.deepcopy(ref)
+    for index in reversed(_answers(nb)):
+        tree = ast.parse(nb.cells[index].source)
+        if len(tree.body) < 2:
+            continue
+        lines = nb.cells[index].source.splitlines()
+        second = tree.body[1]
+        cut = min([second.lineno, *(d.lineno for d in getattr(second, "decorator_list", []))]) - 1
+        nb.cells[index].source = "\n".join(lines[:cut])
+        nb.cells.insert(index + 1, nbformat.v4.new_code_cell("\n".join(lines[cut:])))
+    return nb
+
+
+def moved_answers(ref, release, deleted):
+    """Every answer cell moved to the end, after the public checks that use them (which then fail as the
+    notebook runs top to bottom, as they would in Jupyter)."""
+    nb = copy.deepcopy(ref)
+    answers = [nb.cells[i] for i in _answers(nb)]
+    nb.cells = [c for i, c in enumerate(nb.cells) if i not in _answers(nb)] + answers
+    return nb
+
+
+def vscode(ref, release, deleted):
+    """As VS Code's notebook editor saves one: nbgrader's cell metadata gone, its own in their place."""
+    nb = stripped(ref, release, deleted)
+    nb.metadata["vscode"] = {"interpreter": {"hash": "0" * 64}}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.metadata["vscode"] = {"languageId": "python"}
+    return nb
+
+
+def fresh_copy(ref, release, deleted):
+    """Every cell copied into a new notebook: new cell ids, no metadata at all, not even the release's stamp."""
+    fresh = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                              "language": "python"}})
+    for cell in ref.cells:
+        make = nbformat.v4.new_code_cell if cell.cell_type == "code" else nbformat.v4.new_markdown_cell
+        fresh.cells.append(make(cell.source))
+    return fresh
+
+
+def big_outputs(ref, release, deleted):
+    """Saved after running, with outputs: a long printed text and an image in the first code cells."""
+    nb = copy.deepcopy(ref)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    code[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * 80 + "\n") for _ in range(40_000)]
+    code[1].outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo" + "A" * 2_000_000})]
+    return nb
+
+
+def nbformat_4_1(ref, release, deleted):
+    data = json.loads(nbformat.writes(ref))
+    data["nbformat_minor"] = 1
+    for cell in data["cells"]:
+        cell.pop("id", None)
+    return json.dumps(data).encode("utf-8")
+
+
 def blank(ref, release, deleted):
     return copy.deepcopy(release)
 
@@ -166,8 +238,11 @@ FULL_MARKS = {"reference": lambda ref, release, deleted: ref, "stripped": stripp
               "nbformat-3": nbformat_3, "byte-order-mark": byte_order_mark,
               "windows-single-strings": windows_single_strings, "check-edited": check_edited,
               "cell-magic": cell_magic, "continuation-lines": continuation_lines,
-              "shell-and-magics": shell_and_magics, "colab": colab}
-VARIANTS: dict[str, Variant] = {**FULL_MARKS, "answer-deleted": answer_deleted, "blank": blank}
+              "shell-and-magics": shell_and_magics, "colab": colab, "check-deleted": check_deleted, "split": split,
+              "vscode": vscode, "fresh-copy": fresh_copy, "big-outputs": big_outputs, "nbformat-4.1": nbformat_4_1}
+VARIANTS: dict[str, Variant] = {**FULL_MARKS, "moved-answers": moved_answers, "answer-deleted": answer_deleted,
+                                "blank": blank}
+TAMPERED = {"check-edited": "modified", "check-deleted": "deleted"}
 
 
 def _course(root: Path, week: str) -> Course:
@@ -216,7 +291,20 @@ def test_correct_notebooks_get_full_marks_however_they_were_saved(week: Week, va
     assert result.status == Status.graded, (result.status, result.reason, result.review)
     assert result.max_score > 0 and result.score == result.max_score, _failed(result)
     assert result.review == [] and result.cell_errors == []
-    assert result.tampered == ([] if variant != "check-edited" else [result.tampered[0]])
+    if variant in TAMPERED:  # the public check is restored, and what was done to it recorded
+        assert len(result.tampered) == 1 and result.tampered[0].endswith(f": {TAMPERED[variant]}"), result.tampered
+    else:
+        assert result.tampered == []
+
+
+def test_answers_after_their_checks_fail_those_checks_and_still_earn_full_marks(week: Week):
+    """Run top to bottom, the public checks above the moved answers fail (as in Jupyter); the hidden checks run
+    after the whole notebook and find every answer."""
+    result, report = week.results["moved-answers"], week.checks["moved-answers"]
+    assert result.status == Status.graded and result.score == result.max_score > 0, _failed(result)
+    assert result.cell_errors and all(e["error_type"] == "NameError" for e in result.cell_errors), result.cell_errors
+    assert {e["cell"] for e in result.cell_errors} == {c.cell for c in report.checks if c.status == "failed"}
+    assert not report.ok
 
 
 def test_an_edited_public_check_is_restored_and_recorded(week: Week):
@@ -244,6 +332,6 @@ def test_check_reaches_the_graders_verdict(week: Week, variant: str):
     assert report.review == result.review and report.tampered == result.tampered
     if variant in FULL_MARKS:
         assert [c.status for c in report.checks if c.status != "passed"] == [], report.checks
-        assert report.cell_errors == [] and report.ok == (variant != "check-edited")
+        assert report.cell_errors == [] and report.ok == (variant not in TAMPERED)
     if variant == "answer-deleted":
         assert not report.ok and WEEKS[week.week][1] in report.review[0]
