@@ -288,8 +288,9 @@ def bwrap_arguments(limits: Limits, gpu: bool, files: list[str]) -> list[str]:
 def copy_in(runner_dir: Path) -> tuple[list[str], list[int]]:
     """Options that copy the runner's folder into the sandbox's own (read-only) root, as files rather than a bind
     mount, so that no path of the grader's machine shows in the sandbox's mount table; and the open files they
-    read. Public files too, unless there are too many of them (then they are bound: see bwrap_arguments)."""
-    places = [(runner_dir / "agrunner", "/opt/autograder/agrunner"), (runner_dir / SETTINGS_FILE, None)]
+    read. Public files too, unless there are too many or too large (then they are bound, read-only)."""
+    places = [(runner_dir / "agrunner", "/opt/autograder/agrunner"),
+              (runner_dir / SETTINGS_FILE, f"/opt/autograder/{SETTINGS_FILE}")]
     args, fds = ["--perms", "0755", "--dir", "/opt/autograder"], []
     public = runner_dir / "public"
     if public.is_dir():
@@ -299,7 +300,6 @@ def copy_in(runner_dir: Path) -> tuple[list[str], list[int]]:
         else:
             args += ["--ro-bind", str(public), PUBLIC]
     for source, target in places:
-        target = target or f"/opt/autograder/{source.name}"
         for path in [source, *sorted(source.rglob("*"))] if source.is_dir() else [source]:
             inside = target + ("" if path == source else "/" + path.relative_to(source).as_posix())
             if path.is_dir():

@@ -654,35 +654,16 @@ def test_a_full_root_folder_does_not_starve_the_next_student(sequential: Graded)
 
 # --- round 2: one submission cannot touch another, nor the runner that forks them (attacks.md #30-#38) -------
 
-SECRET_CHECKS = '''import pytest
-
-SECRET = "{secret}"
-
-
-@pytest.mark.points(1)
-def test_echo_message(submission):
-    """echo returns its argument."""
-    assert submission.echo(SECRET) == SECRET, "echo should return its argument"
-
+ECHOES = {"test_echo_message": "echo", "test_echo_class": "echo_class", "test_echo_file": "echo_file",
+          "test_echo_print": "echo_print"}  # check -> the function it calls with the secret input
+SECRET_CHECKS = "import pytest\n\nSECRET = \"{secret}\"\n" + "".join(f'''
 
 @pytest.mark.points(1)
-def test_echo_class(submission):
-    """echo_class returns its argument."""
-    assert submission.echo_class(SECRET) == SECRET, "echo_class should return its argument"
-
-
-@pytest.mark.points(1)
-def test_echo_file(submission):
-    """echo_file returns its argument."""
-    assert submission.echo_file(SECRET) == SECRET, "echo_file should return its argument"
-
-
-@pytest.mark.points(1)
-def test_echo_print(submission):
-    """echo_print returns its argument."""
-    assert submission.echo_print(SECRET) == SECRET, "echo_print should return its argument"
-'''
-ECHO_CHECKS = ("test_echo_message", "test_echo_class", "test_echo_file", "test_echo_print", "test_add_many")
+def {test}(submission):
+    """{name} returns its argument."""
+    assert submission.{name}(SECRET) == SECRET, "{name} should return its argument"
+''' for test, name in ECHOES.items())
+ECHO_CHECKS = (*ECHOES, "test_add_many")
 # a probe (runs in the sandbox) adding many pairs at once, and a check that spot-checks it with direct calls
 ADD_PROBE = '''def add_many(pairs):
     add = submission["add"]  # noqa: F821 - provided by the runner
@@ -704,8 +685,7 @@ def test_add_many(submission):
         assert submission.add(*pairs[index]) == sums[index], "add's results differ between calls"
     assert sums == [a + b for a, b in pairs], "add should return the sum of its arguments"
 '''
-HONEST_ECHOES = "\n".join(f"def {name}(x):\n    return x\n"
-                          for name in ("echo", "echo_class", "echo_file", "echo_print"))
+HONEST_ECHOES = "\n".join(f"def {name}(x):\n    return x\n" for name in ECHOES.values())
 
 
 def zygotes() -> dict[int, dict[str, str]]:
