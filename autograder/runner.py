@@ -243,6 +243,7 @@ def run_child(channel_fd: int, output_fd: int, number: int, settings: dict[str, 
     os.dup2(devnull, 0)
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True, errors="replace")
     sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True, errors="replace")
+    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # its own /proc/self readable again, as in a kernel
     try:
         with open("/proc/self/oom_score_adj", "w") as adj:
             adj.write("1000")  # under memory pressure the submission goes first, never the zygote

@@ -404,12 +404,12 @@ def test_an_attack_has_the_same_outcome_through_docker(both, student: str):
         return
     if student == "fs-search":  # the same outcome: nothing secret found. The local sandbox shows the host's /usr
         for result in (docker, local):  # (far more files to list and read), so there it may meet a limit first
-            if "FS-SEARCH " in result.output:
+            if "FS-SEARCH " in printed_text(result):
                 report = printed(result, "FS-SEARCH")
                 assert [h for h in report["file_hits"] if h[1] != "BEGIN SOLUTION"] == [] == report["proc_hits"]
             else:
                 assert re.search(r"ran out of memory|took longer", result.reason), result.reason
-        assert "FS-SEARCH " in docker.output and docker.score == 6
+        assert "FS-SEARCH " in printed_text(docker) and docker.score == 6
         return
     if student == "detached-child":
         assert _detached_outcome(docker) == _detached_outcome(local) == (Status.graded, True, True), \
@@ -459,7 +459,8 @@ def test_attack_outcomes_through_docker(both):
     for place in FILL_PLACES:
         result = results[f"disk-fill-{place}"]
         assert {"test_add_integers", "test_add_floats"} <= passed(result) and result.status == Status.graded
-        assert re.search(r"^DISK-FILL \S+ (?:full after )?\d+", result.output, re.M), result.output[-500:]
+        said = printed_text(result)
+        assert re.search(r"^DISK-FILL \S+ (?:full after )?\d+", said, re.M), said[-500:]
     assert both["extra"]["host_fill"] == []
     tries = printed(results["network"], "NETWORK")
     assert tries["loopback"].startswith("ConnectionRefusedError") and tries["abstract"].startswith("Connection")
@@ -477,7 +478,7 @@ def test_attack_outcomes_through_docker(both):
              if hit[1] != "BEGIN SOLUTION" or "/site-packages/nbgrader/" not in hit[0]]
     assert leaks == [], leaks
     detached = results["detached-child"]
-    assert "DETACHED alive" in detached.output, "the detached process never ran: the test would pass vacuously"
+    assert "DETACHED alive" in printed_text(detached), "the detached process never ran: the test would pass vacuously"
     assert detached.score <= 3 and not {"test_add_integers", "test_add_floats"} & passed(detached)
     assert both["extra"]["detached_after"]["docker"] == [], "the detached child outlived its submission"
     assert processes_named(DETACHED) == []
