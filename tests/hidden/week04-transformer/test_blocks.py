@@ -171,7 +171,8 @@ def test_gpt_logits_are_causal(submission, device):
     """Changing token t+1 leaves the logits at positions <= t bit-identical and changes the later ones.
 
     The verdict is computed here from the two logit tensors the submission returned. On the CPU the earlier logits
-    must be bit-identical (masked attention weights are exactly 0); on a GPU within 1e-6.
+    must be bit-identical (masked attention weights are exactly 0); on a GPU within 1e-5 (float32), far below the
+    changes a peek into the future causes.
     """
     g = torch.Generator().manual_seed(406)
     V, T = 13, 10
@@ -184,7 +185,7 @@ def test_gpt_logits_are_causal(submission, device):
         changed[:, t + 1] = (changed[:, t + 1] + 1 + t) % V
         new = _shaped(submission.gpt_logits(changed.to(device), params), (2, T, V), "gpt_logits").detach().cpu()
         same = torch.equal(new[:, :t + 1], base[:, :t + 1]) if device == "cpu" else \
-            torch.allclose(new[:, :t + 1], base[:, :t + 1], rtol=0, atol=1e-6)
+            torch.allclose(new[:, :t + 1], base[:, :t + 1], rtol=1e-5, atol=1e-5)
         assert same, "changing one token changed the logits at earlier positions: the model looks into the future " \
                      "(check the causal mask: query i may attend to the keys 0..i only)"
         assert (new[:, t + 1:] - base[:, t + 1:]).abs().amax(dim=-1).min() > 1e-6, \
