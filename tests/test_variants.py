@@ -35,6 +35,7 @@ WEEKS = {  # week -> (its notebook, the answer cell the "deleted" variant remove
     "week01-markov": ("markov.ipynb", "markov-bigrams"),
     "week02-rnn": ("rnn.ipynb", "lstm-step"),
     "week03-attention": ("attention.ipynb", "attention"),
+    "week04-transformer": ("transformer.ipynb", "generate-with-cache"),
 }
 Variant = Callable[[nbformat.NotebookNode, nbformat.NotebookNode, str], "nbformat.NotebookNode | bytes"]
 
