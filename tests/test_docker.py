@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 
 from autograder import docker_backend as db
@@ -292,6 +293,36 @@ def test_week1_reference_and_blank_score_the_same_through_docker(image: str):
     assert scores["docker"] == scores["local"]
     assert wait_until_clean() == ([], [], [])
     assert volumes() == before
+
+
+@needs_docker
+def test_notebooks_as_students_save_them_score_the_same_through_docker(image: str, tmp_path: Path):
+    """Issue 20's corpus through the container: week 1's reference after Colab, VS Code, a fresh notebook, %%time on
+    every answer, continuation lines, magics and shell escapes, merged answers and a deleted answer cell: the same
+    status, score and review in both backends (IPython runs the cells in either)."""
+    from .test_variants import VARIANTS, _course
+
+    course = _course(tmp_path / "course", "week01-markov")
+    ref = nbformat.read(REPO / "solutions" / "week01-markov" / "markov.ipynb", as_version=4)
+    release = nbformat.read(course.release_dir(course.assignment("week01-markov")) / "markov.ipynb", as_version=4)
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    chosen = ["colab", "vscode", "fresh-copy", "cell-magic", "continuation-lines", "shell-and-magics", "merged",
+              "answer-deleted"]
+    for variant in chosen:
+        made = VARIANTS[variant](ref, release, "markov-bigrams")
+        path = folder / f"{variant}.ipynb"
+        path.write_bytes(made) if isinstance(made, bytes) else nbformat.write(made, path)
+    seen = {}
+    for backend in ("docker", "local"):
+        batch = grade(course, course.assignment("week01-markov"), submissions=folder, jobs=2, regrade=True,
+                      backend=backend)
+        seen[backend] = {r.student: (r.status, r.score, r.max_score, tuple(r.review)) for r in batch.results}
+    assert seen["docker"] == seen["local"] and set(seen["docker"]) == set(chosen), seen
+    full = [v for v in chosen if v != "answer-deleted"]
+    assert all(seen["docker"][v][0] == Status.graded and seen["docker"][v][1] == seen["docker"][v][2] for v in full)
+    assert seen["docker"]["answer-deleted"][0] == Status.needs_review
+    assert wait_until_clean() == ([], [], [])
 
 
 @needs_docker
