@@ -1,24 +1,29 @@
-"""The `autograder` command: a thin layer over the library (argument parsing, tables, exit codes)."""
+"""The `autograder` command: a thin layer over the library (argument parsing, tables, exit codes).
+
+Library modules are imported inside each command, not here: `autograder --help` and shell completion must not
+pay for nbformat, nbgrader, pytest or torch (about two seconds), which only the command being run needs.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import check as check_mod
-from . import release as release_mod
-from . import validate as validate_mod
-from .config import load_course
+from . import __version__
 from .errors import UserError
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+if TYPE_CHECKING:
+    from .config import Course
+
+app = typer.Typer(pretty_exceptions_enable=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Release, check, validate and grade the course's notebook assignments.")
 # Wide output when piped (CI logs, tests): rich would otherwise wrap tables at 80 columns.
 _WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
@@ -39,6 +44,43 @@ CourseOption = Annotated[Path | None, typer.Option("--course", help="course.yml 
 Ids = Annotated[list[str] | None, typer.Argument(help="assignment ids (default: all)", show_default=False)]
 
 
+class GradeBackend(StrEnum):
+    """Where submissions run when graded."""
+
+    local = "local"    # bubblewrap sandbox on this machine
+    docker = "docker"  # the assignment's runner image
+
+
+class ValidateBackend(StrEnum):
+    """Where `validate` runs the validation set: as in grading, or in-process for quick authoring loops."""
+
+    local = "local"
+    inprocess = "inprocess"
+
+
+def _example(*lines: str) -> str:
+    """A help epilog with example command lines (rich markup: one per line)."""
+    return "Examples:\n\n" + "\n\n".join(f"  [bold]{line}[/]" for line in lines)
+
+
+def _load(course: Path | None) -> Course:
+    from .config import load_course
+
+    return load_course(course)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"autograder {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, metavar="",
+                                                help="print the version and exit")] = False) -> None:
+    """Release, check, validate and grade the course's notebook assignments."""
+
+
 def _rel(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd()))
@@ -46,11 +88,13 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
-@app.command()
-def release(ids: Ids = None, check: Annotated[bool, typer.Option("--check", help="write nothing; exit 1 if "
+@app.command(epilog=_example("autograder release", "autograder release week01-markov --check"))
+def release(ids: Ids = None, check: Annotated[bool, typer.Option("--check", metavar="", help="write nothing; exit 1 if "
             "release/ or solutions/ is out of date")] = False, course: CourseOption = None) -> None:
     """Write release/<id>/ (student notebooks) and solutions/<id>/ (reference and known-wrong ones)."""
-    c = load_course(course)
+    from . import release as release_mod
+
+    c = _load(course)
     if check:
         stale = release_mod.check_release(c, ids)
         if stale:
@@ -64,9 +108,11 @@ def release(ids: Ids = None, check: Annotated[bool, typer.Option("--check", help
         out.print(f"{assignment_id}: {what}")
 
 
-@app.command()
+@app.command(epilog=_example("autograder check markov.ipynb", "!autograder check markov.ipynb   (in a notebook cell)"))
 def check(notebook: Annotated[Path, typer.Argument(help="the notebook to check")]) -> None:
     """Check a notebook before submitting: intact, runs top to bottom, public checks pass."""
+    from . import check as check_mod
+
     report = check_mod.check_notebook(
         notebook, announce=lambda a: out.print(f"Checking {notebook} ({a}) …", soft_wrap=True))
     table = Table(title=f"{report.assignment or 'assignment'}: public checks", title_justify="left")
@@ -93,15 +139,26 @@ def check(notebook: Annotated[Path, typer.Argument(help="the notebook to check")
     raise typer.Exit(0 if report.ok else 1)
 
 
-@app.command()
+@app.command(epilog=_example("autograder validate", "autograder validate week03-attention --backend inprocess -j 1"))
 def validate(ids: Ids = None, jobs: Annotated[int, typer.Option("--jobs", "-j", min=1)] = 2,
-             backend: Annotated[str, typer.Option(help="local (sandbox, as in grading) or inprocess")] = "local",
+             backend: Annotated[ValidateBackend, typer.Option(help="local: the sandbox, as in grading; inprocess: "
+                                                              "quicker, for authoring")] = ValidateBackend.local,
              course: CourseOption = None) -> None:
-    """Prove the hidden checks: reference = full marks, blank = 0, known-wrong ones lose what they declare."""
-    c = load_course(course)
-    if backend not in ("local", "inprocess"):
-        raise UserError(f"unknown backend {backend!r} (use local or inprocess)")
-    verdicts = validate_mod.validate(c, ids, jobs=jobs, backend=backend)
+    """Prove the hidden checks: reference = full marks, blank = 0, known-wrong ones lose what they declare.
+
+    A release that is out of date with source/ is written again first (validating stale reference notebooks
+    would prove nothing about the source), and the command says so.
+    """
+    from . import release as release_mod
+    from . import validate as validate_mod
+
+    c = _load(course)
+    stale = [a.id for a in c.select(ids) if release_mod.check_release(c, [a.id])]
+    if stale:
+        err.print(f"{', '.join(stale)}: release/ or solutions/ out of date with source/, released again before "
+                  "validating", soft_wrap=True)
+        release_mod.release(c, stale)
+    verdicts = validate_mod.validate(c, ids, jobs=jobs, backend=backend.value)
     table = Table(title="validation", title_justify="left")
     for column in ("assignment", "submission", "expected", "got", "verdict"):
         table.add_column(column)
@@ -115,12 +172,14 @@ def validate(ids: Ids = None, jobs: Annotated[int, typer.Option("--jobs", "-j", 
     raise typer.Exit(1 if bad else 0)
 
 
-@app.command()
+@app.command(epilog=_example("autograder grade week01-markov", "autograder grade week01-markov --submissions "
+                             "downloads.zip -j 2", "autograder grade week02-rnn --backend docker --regrade"))
 def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. week01-markov")],
           submissions: Annotated[Path | None, typer.Option(help=SUBMISSIONS_HELP)] = None,
           jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="submissions graded in parallel")] = 1,
-          regrade: Annotated[bool, typer.Option(help="grade again even when a result exists")] = False,
-          backend: Annotated[str, typer.Option(help="local (bubblewrap sandbox) or docker (runner image)")] = "local",
+          regrade: Annotated[bool, typer.Option(metavar="", help="grade again even when a result exists")] = False,
+          backend: Annotated[GradeBackend, typer.Option(help="local: bubblewrap sandbox; docker: the runner "
+                                                        "image")] = GradeBackend.local,
           image: Annotated[str | None, typer.Option(help="runner image for --backend docker (default: the "
                                                          "assignment's `image` in course.yml)")] = None,
           course: CourseOption = None) -> None:
@@ -139,7 +198,7 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
     from .reports import summary_table
     from .store import Store
 
-    c = load_course(course)
+    c = _load(course)
     a = c.assignment(assignment)
     columns = (TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())
@@ -154,8 +213,9 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
         err.print(Text.assemble(("warning: ", "yellow"), line), soft_wrap=True)
 
     try:
-        batch = grade_batch(c, a, submissions=submissions, jobs=jobs, regrade=regrade, backend=backend, image=image,
-                            on_total=started, on_result=lambda r: progress.advance(task), on_warning=warned)
+        batch = grade_batch(c, a, submissions=submissions, jobs=jobs, regrade=regrade, backend=backend.value,
+                            image=image, on_total=started, on_result=lambda _: progress.advance(task),
+                            on_warning=warned)
     except KeyboardInterrupt:
         progress.stop()
         saved = next(int(t.completed) for t in progress.tasks if t.id == task)  # one per result saved
@@ -169,9 +229,19 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
     out.print(summary_table(latest, title=f"{a.id}: gradebook"))
     out.print(f"graded {len(batch.results)} submission(s) in {batch.seconds:.1f} s; {batch.skipped} already graded "
               f"(use --regrade to grade them again); {len(latest)} student(s) in the gradebook")
+    for line in input_warnings(batch.results):
+        warned(line)
 
 
-@app.command()
+def input_warnings(results: list) -> list[str]:
+    """What an instructor should look at before trusting a batch (an empty input is already an error)."""
+    if results and all(r.status.value == "ungradable" for r in results):
+        return [f"all {len(results)} submission(s) were ungradable (see the reasons above): a wrong assignment "
+                "or a broken release is more likely than a whole class of broken notebooks"]
+    return []
+
+
+@app.command(epilog=_example("autograder export week01-markov", "autograder export week01-markov --format gradescope"))
 def export(assignment: Annotated[str, typer.Argument(help="assignment id")],
            format: Annotated[str, typer.Option("--format", help="csv or gradescope")] = "csv",
            output: Annotated[Path | None, typer.Option(help="file (csv) or folder (gradescope)")] = None,
@@ -181,7 +251,7 @@ def export(assignment: Annotated[str, typer.Argument(help="assignment id")],
     from .reports import export_csv, export_gradescope
     from .store import Store
 
-    c = load_course(course)
+    c = _load(course)
     a = c.assignment(assignment)
     with Store(c.root / GRADEBOOK) as store:
         results = store.latest(a.id)
@@ -199,8 +269,9 @@ image_app = typer.Typer(no_args_is_help=True, help="Runner images for `grade --b
 app.add_typer(image_app, name="image")
 
 
-@image_app.command("build")
-def image_build(gpu: Annotated[bool, typer.Option("--gpu", help="the CUDA image (docker/Dockerfile.gpu)")] = False,
+@image_app.command("build", epilog=_example("autograder image build", "autograder image build --gpu"))
+def image_build(gpu: Annotated[bool, typer.Option("--gpu", metavar="",
+                                                  help="the CUDA image (docker/Dockerfile.gpu)")] = False,
                 base: Annotated[str | None, typer.Option(help="base image with Python 3.11 (default: "
                                                          "python:3.11-slim, or a CUDA runtime with --gpu)")] = None,
                 wheelhouse: Annotated[Path | None, typer.Option(help="install offline from this folder of "
@@ -214,14 +285,25 @@ def image_build(gpu: Annotated[bool, typer.Option("--gpu", help="the CUDA image 
 
 
 def main() -> None:
+    # Not standalone: click would print a usage error as a multi-line box; every error here is one line.
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click (pinned)
+
     try:
-        app()
+        code = app(standalone_mode=False)
     except UserError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except NoArgsIsHelpError as exc:  # a bare `autograder`: the help is the answer
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ClickException as exc:
+        message = exc.format_message().replace("Value error, ", "").rstrip(".")
+        err.print(f"error: {message}; see --help", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
         err.print("interrupted")
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@ Figures, all from one run on this machine:
   threads and with one, the speed-up judged against the faster of the two.
 - Docker backend (when a daemon and the runner image are there): the week-1 per-submission median through
   `--backend docker`, jobs=1, against the local backend's from the same run.
+- `autograder --help`: the median wall time of a fresh process printing the command list (what shell completion
+  and a student typing the command pay before anything happens).
 Targets (issue #3): overhead <= 0.3 s, week-1 median <= 1.5 s, jobs-2 throughput >= 1.7x jobs-1; (issue #5)
-Docker per-submission overhead <= 1.0 s above the local backend.
+Docker per-submission overhead <= 1.0 s above the local backend; (issue #16) `--help` <= 0.3 s.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -103,6 +106,16 @@ def own_work(course: Course, assignment: Assignment, repeats: int) -> list[float
     return times[1:]  # the first run pays the imports
 
 
+def help_time(repeats: int = 7) -> float:
+    """Median wall time of `autograder --help` in a fresh interpreter (imports included)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "autograder", "--help"], check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=12)
@@ -136,6 +149,7 @@ def main() -> None:
                                 "speedup": two["throughput_per_s"] / best_one, "jobs2": two,
                                 "jobs1_one_thread": single}
         report["docker"] = docker_times(week1, args.copies, report["week01-markov reference"])
+    report["cli_help_s"] = help_time()
     os.dup2(saved_stdout, 1)
     trivial, week1r = report["trivial (toy course)"], report["week01-markov reference"]
     targets = {
@@ -143,6 +157,7 @@ def main() -> None:
         "engine overhead <= 0.3 s (week 1)": week1r["engine_overhead_s"] <= 0.3,
         "week-1 median <= 1.5 s": week1r["per_submission_median_s"] <= 1.5,
         "jobs-2 throughput >= 1.7x jobs-1": report["throughput"]["speedup"] >= 1.7,
+        "`autograder --help` <= 0.3 s": report["cli_help_s"] <= 0.3,
     }
     if "overhead_s" in report["docker"]:
         targets["docker overhead <= 1.0 s above local (week 1)"] = report["docker"]["overhead_s"] <= 1.0
@@ -165,7 +180,8 @@ def main() -> None:
     lines += [f"Docker backend (week-1 reference, jobs 1): median {d['per_submission_median_s']:.3f} s per "
               f"submission, {d['overhead_s']:+.3f} s against the local backend's {d['local_median_s']:.3f} s; worker "
               f"start-up {d['worker_startup_s']:.2f} s." if "overhead_s" in d else
-              f"Docker backend: not measured ({d['skipped']}).", "", "Targets:"]
+              f"Docker backend: not measured ({d['skipped']}).", "",
+              f"`autograder --help`: {report['cli_help_s']:.3f} s median of 7 fresh processes.", "", "Targets:"]
     lines += [f"- {'met' if ok else 'MISSED'}: {name}" for name, ok in targets.items()]
     (RESULTS / "grading.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

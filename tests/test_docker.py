@@ -220,7 +220,8 @@ def test_no_docker_command_is_one_clear_sentence(monkeypatch: pytest.MonkeyPatch
 def test_unknown_backend_is_one_clear_sentence(toy_course_copy: Course):
     result = subprocess.run([*AUTOGRADER, "grade", ASSIGNMENT, "--backend", "podman"], cwd=toy_course_copy.root,
                             capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and result.stderr.strip() == "error: unknown backend 'podman' (use local or docker)"
+    assert result.returncode == 2 and result.stderr.strip() == \
+        "error: Invalid value for '--backend': 'podman' is not one of 'local', 'docker'; see --help"
 
 
 # --- end to end: helpers ---------------------------------------------------------------------------
