@@ -173,15 +173,19 @@ def validate(ids: Ids = None, jobs: Annotated[int, typer.Option("--jobs", "-j", 
 
 
 @app.command(epilog=_example("autograder grade week01-markov", "autograder grade week01-markov --submissions "
-                             "downloads.zip -j 2", "autograder grade week02-rnn --backend docker --regrade"))
+                             "downloads.zip -j 2", "autograder grade week02-rnn --backend docker --regrade",
+                             "autograder grade week01-markov --cluster ray://head.example.org:10001"))
 def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. week01-markov")],
           submissions: Annotated[Path | None, typer.Option(help=SUBMISSIONS_HELP)] = None,
-          jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="submissions graded in parallel")] = 1,
+          jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, show_default=False, help="submissions "
+                          "graded in parallel (default: 1; on a cluster, every grader slot it offers)")] = None,
           regrade: Annotated[bool, typer.Option(metavar="", help="grade again even when a result exists")] = False,
           backend: Annotated[GradeBackend, typer.Option(help="local: bubblewrap sandbox; docker: the runner "
                                                         "image")] = GradeBackend.local,
           image: Annotated[str | None, typer.Option(help="runner image for --backend docker (default: the "
                                                          "assignment's `image` in course.yml)")] = None,
+          cluster: Annotated[str | None, typer.Option(help="grade on a Ray cluster's nodes: ray://HOST:PORT, "
+                                                      "HOST:PORT, or auto (a Ray started on this machine)")] = None,
           course: CourseOption = None) -> None:
     """Grade every submission of an assignment in the sandbox; results go to the gradebook and autograded/."""
     from rich.progress import (
@@ -214,7 +218,7 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
 
     try:
         batch = grade_batch(c, a, submissions=submissions, jobs=jobs, regrade=regrade, backend=backend.value,
-                            image=image, on_total=started, on_result=lambda _: progress.advance(task),
+                            image=image, cluster=cluster, on_total=started, on_result=lambda _: progress.advance(task),
                             on_warning=warned)
     except KeyboardInterrupt:
         progress.stop()
@@ -278,7 +282,7 @@ def image_build(gpu: Annotated[bool, typer.Option("--gpu", metavar="",
                                                                 "wheels (filled by `pip wheel` when empty)")] = None,
                 ) -> None:
     """Build the runner image from this tree, tagged with a hash of its Dockerfile, lock file and runner code."""
-    from .docker_backend import build_image
+    from .sandboxes.docker import build_image
 
     tags = build_image(gpu=gpu, base=base, wheelhouse=wheelhouse, echo=lambda m: err.print(m, soft_wrap=True))
     out.print(f"built {' and '.join(tags)}")

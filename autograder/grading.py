@@ -12,18 +12,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from . import pools
 from .config import Assignment, Course
-from .engine import Outcome, Pool, check_backend
+from .engine import Outcome
 from .errors import NotebookError
 from .harness import collect_expected, submission_program
 from .notebooks import assignment_of, read_notebook
 from .program import Program
 from .reports import write_feedback, write_result_json
 from .results import GradeResult, Status, now_iso
+from .sandboxes import check_backend
 from .store import Store
 from .students import student_key
 from .submissions import Submission, discover
+
+if TYPE_CHECKING:
+    pass
 
 GRADEBOOK = "gradebook.db"
 
@@ -86,15 +92,18 @@ def _known_spellings(store: Store, found: list[Submission]) -> None:
         sub.student = known.get(student_key(sub.student), sub.student)
 
 
-def grade(course: Course, assignment: Assignment, *, submissions: Path | None = None, jobs: int = 1,
+def grade(course: Course, assignment: Assignment, *, submissions: Path | None = None, jobs: int | None = None,
           regrade: bool = False, database: Path | None = None, backend: str = "local", image: str | None = None,
+          cluster: str | None = None,
           on_total: Callable[[int], None] | None = None,
           on_result: Callable[[GradeResult], None] | None = None,
           on_warning: Callable[[str], None] | None = None) -> Batch:
     """Grade every submission of ``assignment`` that has no result yet (all of them with ``regrade``).
 
     ``on_warning`` gets each line of what discovery skipped (stray files) or decided (which copy is graded) as soon
-    as it is known; the lines are also in ``Batch.warnings``.
+    as it is known; the lines are also in ``Batch.warnings``. ``cluster``: a Ray address (``ray://HOST:PORT``,
+    ``HOST:PORT`` or ``auto``) whose nodes run the workers; ``jobs`` then defaults to every grader slot it offers
+    (1 locally).
     """
     check_backend(backend)  # before anything is read or written
     begin = time.monotonic()
@@ -121,7 +130,7 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
                 result = GradeResult.ungradable(sub.student, assignment.id, sub.content_hash, _noted(sub, str(exc)),
                                                 total_points, started_at=now_iso())
                 _save(course, store, sub, result, batch, on_result)
-        pool = Pool(course, assignment, jobs, backend=backend, image=image) if todo else None  # checks first
+        pool = pools.create(course, assignment, jobs, backend, image, cluster) if todo else None  # checks first
         if on_total:
             on_total(len(todo) + len(batch.results))
         if pool is not None:
@@ -133,6 +142,9 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
                     sub, program = by_student[student]
                     _save(course, store, sub, _result(sub, assignment, program, outcome, started[student], backend),
                           batch, on_result)
+            if getattr(pool, "lost_workers", 0):
+                warn(f"{pool.lost_workers} grading worker(s) were lost during the batch; what they held was graded "
+                     "again elsewhere")
     batch.seconds = time.monotonic() - begin
     return batch
 

@@ -21,11 +21,12 @@ from typing import Any
 
 import pytest
 
-from .backends.remote import RemoteSubmission, Session
+from . import sandboxes
 from .harness import plugin as harness_plugin
 from .harness import pytest_args
 from .notebooks import CodeCell
-from .sandbox import Limits, Sandbox, SandboxError
+from .sandboxes.common import Limits, SandboxError
+from .transports.remote import RemoteSubmission, Session
 
 PR_SET_PDEATHSIG = 1
 
@@ -46,14 +47,7 @@ class Worker:
         probes = self.hidden_dir / "probes.py"
         self.probes = probes.read_text(encoding="utf-8") if probes.is_file() else None
         public = Path(config["public_dir"]) if config.get("public_dir") else None
-        limits, preimport = Limits(**config["limits"]), config.get("preimport")
-        if config.get("backend", "local") == "docker":  # the runner in a container (docker_backend.py)
-            from .docker_backend import DockerSandbox
-            self.sandbox = DockerSandbox(public, limits, image=config["image"], user=config["image_user"],
-                                         gpu_devices=config.get("gpus"), preimport=preimport,
-                                         warm=int(config.get("warm", 1)))
-        else:
-            self.sandbox = Sandbox(public, limits, gpu=bool(config.get("gpu")), preimport=preimport)
+        self.sandbox = sandboxes.create(config, public, Limits(**config["limits"]))
 
     def start(self) -> None:
         self.sandbox.launch()

@@ -35,12 +35,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from autograder.backends.inprocess import InProcessSubmission  # noqa: E402
 from autograder.config import Assignment, Course, load_course  # noqa: E402
-from autograder.engine import Pool  # noqa: E402
 from autograder.harness import plugin as harness_plugin  # noqa: E402
 from autograder.harness import pytest_args, submission_cells  # noqa: E402
+from autograder.pools.local import Pool  # noqa: E402
 from autograder.release import release  # noqa: E402
+from autograder.transports.inprocess import InProcessSubmission  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 
@@ -189,8 +189,8 @@ def main() -> None:
 
 def docker_times(case: tuple[Course, Assignment], copies: int, local: dict) -> dict:
     """The Docker backend on the same case, against the local backend's median from this run."""
-    from autograder.docker_backend import check_daemon, check_image
     from autograder.errors import UserError
+    from autograder.sandboxes.docker import check_daemon, check_image
 
     try:
         check_daemon()

@@ -50,7 +50,8 @@ from autograder.config import Course
 from autograder.grading import GRADEBOOK, grade
 from autograder.reports import export_csv, export_gradescope, result_json_path
 from autograder.results import GradeResult, Status
-from autograder.sandbox import RUNNER_DIR_PREFIX, kept_in_wiped_places, owner_token
+from autograder.sandboxes.bubblewrap import kept_in_wiped_places
+from autograder.sandboxes.common import RUNNER_DIR_PREFIX, owner_token
 from autograder.store import Store
 
 from .corpus import (

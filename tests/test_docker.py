@@ -1,4 +1,4 @@
-"""The Docker backend (autograder/docker_backend.py).
+"""The Docker backend (autograder/sandboxes/docker.py).
 
 Two parts:
 - command lines, GPU discovery and leasing, and the one-sentence errors without a daemon: no daemon needed,
@@ -29,13 +29,14 @@ from typing import Any
 import nbformat
 import pytest
 
-from autograder import docker_backend as db
 from autograder.config import Course, load_course
-from autograder.engine import Pool, prepare
+from autograder.engine import prepare
 from autograder.errors import UserError
 from autograder.grading import grade
+from autograder.pools.local import Pool
 from autograder.results import GradeResult, Status
-from autograder.sandbox import BOOTSTRAP, Limits, SandboxError
+from autograder.sandboxes import docker as db
+from autograder.sandboxes.common import BOOTSTRAP, Limits, SandboxError
 
 from .conftest import AUTOGRADER, REPO, week1_course
 from .corpus import (

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from autograder.config import Course
-from autograder.sandbox import RUNNER_DIR_PREFIX
+from autograder.sandboxes.common import RUNNER_DIR_PREFIX
 from autograder.store import Store
 
 from .conftest import AUTOGRADER, cli

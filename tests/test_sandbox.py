@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from autograder.sandbox import Limits, Sandbox, SandboxError
+from autograder.sandboxes.bubblewrap import BubblewrapSandbox as Sandbox
+from autograder.sandboxes.common import Limits, SandboxError
 
 
 @pytest.fixture

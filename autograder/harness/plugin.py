@@ -122,8 +122,8 @@ class Recorder:
 @pytest.fixture(scope="session")
 def submission(request: pytest.FixtureRequest):
     """The submission under test: its top-level names, called across the backend's boundary."""
-    from ..backends.inprocess import InProcessSubmission
     from ..notebooks import CodeCell
+    from ..transports.inprocess import InProcessSubmission
 
     config = request.config
     if _provider is not None:

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from .errors import UserError
-from .sandbox import (
+from ..errors import UserError
+from .common import (
     BOOTSTRAP,
     PREIMPORT,
     PUBLIC,
@@ -59,7 +59,7 @@ from .sandbox import (
     zygote_settings,
 )
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # autograder/
 REPO = PACKAGE.parent
 DOCKER_DIR = REPO / "docker"
 LOCK_FILE = REPO / "requirements.lock"
@@ -395,7 +395,7 @@ class Container:
 
 
 class DockerSandbox:
-    """The :class:`~autograder.sandbox.Sandbox` interface over a pool of warm runner containers."""
+    """The :class:`~autograder.sandboxes.Sandbox` interface over a pool of warm runner containers."""
 
     def __init__(self, public_dir: Path | None, limits: Limits, image: str, user: str = "10001:10001",
                  gpu_devices: list[str] | None = None, preimport: list[str] | None = None, warm: int = 1):

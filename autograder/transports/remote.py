@@ -1,6 +1,6 @@
 """The ``submission`` fixture over a sandboxed runner: every call crosses the boundary as plain data.
 
-A :class:`Session` owns one submission's life in a :class:`~autograder.sandbox.Sandbox`: it starts the child,
+A :class:`Session` owns one submission's life in a :class:`~autograder.sandboxes.Sandbox`: it starts the child,
 runs the notebook's cells, forwards calls with a per-call and a per-submission deadline, and turns every way a
 submission can stop (time, memory, exit, malformed replies) into a plain-words reason. After a crash the next
 call starts the submission afresh (its cells run again) a limited number of times, so one runaway function
@@ -25,7 +25,8 @@ from ..protocol import (
     read_message,
     write_message,
 )
-from ..sandbox import Child, Limits, Sandbox, SandboxError
+from ..sandboxes import Sandbox
+from ..sandboxes.common import Child, Limits, SandboxError
 
 MAX_RESTARTS = 2
 MAX_STRAY_REPLIES = 100
