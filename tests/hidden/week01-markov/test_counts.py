@@ -77,6 +77,15 @@ def _random_counts(seed, shape=(6, 6), zero_rows=()):
     return counts
 
 
+def _precision_hint(got, expected, what):
+    """The message for a result that misses a float64 tolerance: it names float32 arithmetic when the result is
+    right to float32 precision (about 1e-6 relative), which no formula mistake achieves on these inputs."""
+    if np.allclose(got, expected, rtol=1e-5, atol=1e-7):
+        return (f"{what} is correct only to about 1e-6, the precision of float32: compute in float64 "
+                "(np.asarray(counts, dtype=np.float64)) as the docstring asks")
+    return ""
+
+
 def _as_prob_matrix(value, shape):
     probs = np.asarray(value)
     assert probs.shape == shape, "transition_probs should return an array of the same shape as counts"
@@ -104,22 +113,31 @@ def test_mle_probabilities(submission):
     probs = _as_prob_matrix(submission.transition_probs(counts, 0.0), counts.shape)
     expected = counts / counts.sum(axis=1, keepdims=True)
     assert np.allclose(probs, expected, rtol=1e-9, atol=1e-12), (
-        "with k = 0 each count should be divided by the total of its row"
+        _precision_hint(probs, expected, "transition_probs")
+        or "with k = 0 each count should be divided by the total of its row"
     )
 
 
 @pytest.mark.points(2)
 def test_add_k_smoothing(submission):
-    """Add-k smoothing matches (N + k) / (row total + kV) and leaves no zeros."""
-    for seed, k in [(5, 1.0), (6, 0.05), (7, 3.5)]:
-        counts = _random_counts(seed, shape=(6, 9), zero_rows=(2,))
-        probs = _as_prob_matrix(submission.transition_probs(counts, k), counts.shape)
+    """Add-k smoothing matches (N + k) / (row total + kV), leaves no zeros and leaves `counts` unchanged.
+
+    The counts are also sent as a float array (as a student's own smoothed counts would be), where `counts += k`
+    would change the caller's array: the call is watched, and the runner reports whether `counts` changed.
+    """
+    for seed, k, dtype in [(5, 1.0, np.int64), (6, 0.05, np.float64), (7, 3.5, np.float64)]:
+        counts = _random_counts(seed, shape=(6, 9), zero_rows=(2,)).astype(dtype)
+        call = submission.watch("transition_probs")(counts, k)
+        probs = _as_prob_matrix(call.value, counts.shape)
         V = counts.shape[1]
         expected = (counts + k) / (counts.sum(axis=1, keepdims=True) + k * V)
         assert np.all(probs > 0), "with k > 0 no probability should be zero"
         assert np.allclose(probs, expected, rtol=1e-9, atol=1e-12), (
-            "add-k smoothed probabilities are off: add k to every count of the row before normalising it"
+            _precision_hint(probs, expected, "transition_probs")
+            or "add-k smoothed probabilities are off: add k to every count of the row before normalising it"
         )
+        call.assert_unchanged(["counts", "k"], "the docstring says `counts` itself is not modified: "
+                                               "add k to a copy (counts + k), not in place (counts += k)")
 
 
 @pytest.mark.points(1)
