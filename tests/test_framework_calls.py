@@ -66,6 +66,13 @@ CELLS = [CodeCell("answer", textwrap.dedent('''
 
     def make_rng(seed):
         return np.random.default_rng(seed)
+
+    def cell_then_raises(x, h, c, w_ih, w_hh, b_ih, b_hh):
+        torch.nn.LSTMCell(x.shape[1], h.shape[1], dtype=x.dtype)(x, (h, c))
+        raise ValueError("after the cell")
+
+    def still_bound():
+        return lstm_cell is torch.lstm_cell and "forward" in vars(torch.nn.LSTMCell)
 '''))]
 FORBID = ("torch.lstm_cell", "torch.nn.LSTMCell")
 
@@ -146,6 +153,15 @@ def test_a_forbidden_class_is_caught_and_names_are_restored_after_the_call(submi
     assert set(report.forbidden_calls) <= set(FORBID)
     assert submission.watch("cell_by_alias")(*_cell_args()).forbidden_calls == ()  # nothing left patched
     assert "forward" not in vars(torch.nn.LSTMCell) or torch.nn.LSTMCell.forward.__name__ == "forward"
+
+
+def test_everything_is_restored_when_the_function_raises(submission):
+    from autograder.harness.feedback import SubmissionError
+
+    with pytest.raises(SubmissionError, match="ValueError"):
+        submission.watch("cell_then_raises", forbid=FORBID)(*_cell_args())
+    assert submission.still_bound() is True
+    assert torch.nn.LSTMCell.forward.__qualname__ == "LSTMCell.forward"
 
 
 def test_an_own_implementation_is_allowed_and_agrees_with_the_built_in_cell(submission):
