@@ -82,7 +82,7 @@ def _precision_hint(got, expected, what):
     right to float32 precision (about 1e-6 relative), which no formula mistake achieves on these inputs."""
     if np.allclose(got, expected, rtol=1e-5, atol=1e-7):
         return (f"{what} is correct only to about 1e-6, the precision of float32: compute in float64 "
-                "(np.asarray(counts, dtype=np.float64)) as the docstring asks")
+                "(np.asarray(counts, dtype=np.float64))")
     return ""
 
 
@@ -101,8 +101,10 @@ def test_rows_sum_to_one(submission):
         counts = _random_counts(seed, shape=(7, 7))
         probs = _as_prob_matrix(submission.transition_probs(counts, k), counts.shape)
         assert np.all(probs >= 0), "probabilities cannot be negative"
-        assert np.allclose(probs.sum(axis=1), 1.0, rtol=0, atol=1e-9), (
-            "every row should sum to 1 (rows are the current token)"
+        sums = probs.sum(axis=1)
+        assert np.allclose(sums, 1.0, rtol=0, atol=1e-9), (
+            _precision_hint(sums, np.ones_like(sums), "the row sums of transition_probs")
+            or "every row should sum to 1 (rows are the current token)"
         )
 
 
