@@ -81,7 +81,7 @@ def _precision_hint(got, expected, what):
     """The message for a result that misses a float64 tolerance: it names float32 arithmetic when the result is
     right to float32 precision (about 1e-6 relative), which no formula mistake achieves on these inputs."""
     if np.allclose(got, expected, rtol=1e-5, atol=1e-7):
-        return (f"{what} is correct only to about 1e-6, the precision of float32: compute in float64 "
+        return (f"{what}: correct only to about 1e-6, the precision of float32: compute in float64 "
                 "(np.asarray(counts, dtype=np.float64))")
     return ""
 
@@ -129,17 +129,17 @@ def test_add_k_smoothing(submission):
     """
     for seed, k, dtype in [(5, 1.0, np.int64), (6, 0.05, np.float64), (7, 3.5, np.float64)]:
         counts = _random_counts(seed, shape=(6, 9), zero_rows=(2,)).astype(dtype)
-        call = submission.watch("transition_probs")(counts, k)
-        probs = _as_prob_matrix(call.value, counts.shape)
         V = counts.shape[1]
-        expected = (counts + k) / (counts.sum(axis=1, keepdims=True) + k * V)
+        expected = (counts + k) / (counts.sum(axis=1, keepdims=True) + k * V)   # before the call may change counts
+        call = submission.watch("transition_probs")(counts, k)
+        call.assert_unchanged(["counts", "k"], "the docstring says `counts` itself is not modified: "
+                                               "add k to a copy (counts + k), not in place (counts += k)")
+        probs = _as_prob_matrix(call.value, counts.shape)
         assert np.all(probs > 0), "with k > 0 no probability should be zero"
         assert np.allclose(probs, expected, rtol=1e-9, atol=1e-12), (
             _precision_hint(probs, expected, "transition_probs")
             or "add-k smoothed probabilities are off: add k to every count of the row before normalising it"
         )
-        call.assert_unchanged(["counts", "k"], "the docstring says `counts` itself is not modified: "
-                                               "add k to a copy (counts + k), not in place (counts += k)")
 
 
 @pytest.mark.points(1)
@@ -148,7 +148,8 @@ def test_zero_row_uniform(submission):
     counts = _random_counts(8, shape=(5, 5), zero_rows=(1, 4))
     probs = _as_prob_matrix(submission.transition_probs(counts, 0.0), counts.shape)
     assert np.allclose(probs[[1, 4]], 1.0 / 5, rtol=0, atol=1e-12), (
-        "a row whose counts are all zero should be uniform (1/V everywhere) when k = 0"
+        _precision_hint(probs[[1, 4]], np.full((2, 5), 1.0 / 5), "transition_probs")
+        or "a row whose counts are all zero should be uniform (1/V everywhere) when k = 0"
     )
     rest = [0, 2, 3]
     expected = counts[rest] / counts[rest].sum(axis=1, keepdims=True)
