@@ -34,7 +34,7 @@ import traceback
 from typing import Any
 
 from . import confine
-from .protocol import OVER_LIMIT, Handle, ProtocolError, Unencodable, read_message, write_message
+from .protocol import OVER_LIMIT, Handle, ProtocolError, Unencodable, encode, read_message, write_message
 from .shell import NotebookShell
 
 CONTROL_FD = 3
@@ -45,6 +45,186 @@ PR_SET_DUMPABLE = 4
 MAX_TEXT = 500
 HELLO = "ready"    # the submission's process's first message: confined, and no student code has run yet
 REAP_GRACE = 1.0   # seconds for a submission whose channel closed to relay its own exit status
+
+
+# --- watched calls: what a call did to its arguments, and which forbidden functions it used ----------
+#
+# Arguments cross the boundary as copies, so a function that changes an input in place (where its docstring
+# forbids it) does no harm a check could see. A watched call compares each argument before and after the call,
+# and records calls of functions a check declared forbidden for this answer (week 2: PyTorch's built-in cells).
+# Only flags go back; the verdict and its words stay on the trusted side (autograder.harness.calls). Both
+# watches serve honest mistakes: code in this process could defeat them, and gains nothing by it but points the
+# check's other assertions (computed on the trusted side) still decide.
+
+_OPAQUE = object()   # a value that is not plain data (an RNG, a handle): not compared
+_IMMUTABLE = (type(None), bool, int, float, complex, str, bytes)
+MAX_FORBIDDEN = 64
+
+
+def snapshot(value: Any) -> Any:
+    """A deep copy of the plain data in ``value`` (arrays and tensors cloned), to compare after a call."""
+    if isinstance(value, _IMMUTABLE):
+        return value
+    if type(value) in (list, tuple):
+        return type(value)(snapshot(v) for v in value)
+    if type(value) is dict:
+        return {k: snapshot(v) for k, v in value.items()}
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.ndarray):
+        return value.copy()
+    if np is not None and isinstance(value, np.generic):
+        return value
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    return _OPAQUE
+
+
+def unchanged(before: Any, after: Any) -> bool:
+    """Whether ``after`` still holds what :func:`snapshot` saw (NaN equals NaN; dtype and shape must match)."""
+    if before is _OPAQUE or isinstance(before, _IMMUTABLE):
+        return True
+    if type(before) in (list, tuple):
+        return (type(after) is type(before) and len(after) == len(before)
+                and all(unchanged(b, a) for b, a in zip(before, after, strict=True)))
+    if type(before) is dict:
+        return (type(after) is dict and after.keys() == before.keys()
+                and all(unchanged(before[k], after[k]) for k in before))
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(before, np.ndarray):
+        return (isinstance(after, np.ndarray) and after.shape == before.shape and after.dtype == before.dtype
+                and bool(np.array_equal(after, before, equal_nan=before.dtype.kind in "fc")))
+    if np is not None and isinstance(before, np.generic):
+        return True
+    return _same_tensor(before, after)
+
+
+def _same_tensor(before: Any, after: Any) -> bool:
+    torch = sys.modules["torch"]
+    if not isinstance(after, torch.Tensor) or after.shape != before.shape or after.dtype != before.dtype:
+        return False
+    now = after.detach()
+    if now.device != before.device:
+        return False
+    if before.is_floating_point() or before.is_complex():
+        return bool(((now == before) | (torch.isnan(now) & torch.isnan(before))).all())
+    return bool(torch.equal(now, before))
+
+
+def _resolve_qualname(qualname: str) -> tuple[Any, str, Any] | None:
+    """(owner, attribute, object) for ``"torch.nn.LSTMCell"``; None when it names nothing importable."""
+    parts = qualname.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            owner: Any = importlib.import_module(".".join(parts[:cut]))
+            for attr in parts[cut:-1]:
+                owner = getattr(owner, attr)
+            return owner, parts[-1], getattr(owner, parts[-1])
+        except Exception:  # noqa: BLE001, S112 - not importable this way: try a shorter module prefix
+            continue
+    return None
+
+
+class ForbiddenCalls:
+    """While active, records calls of the functions and classes named in ``names`` (qualified names).
+
+    A function is replaced by a recording wrapper where it lives and wherever the notebook bound it
+    (``from torch import lstm_cell``); a class has its ``__init__`` and ``forward`` wrapped. A name under
+    ``torch.`` is also caught by its function name in a TorchFunctionMode, which sees every route to it
+    (``torch._VF``, ``torch._C._VariableFunctions``, ``torch.ops.aten``, an ``nn`` module's forward)."""
+
+    def __init__(self, names: list[str], namespace: dict[str, Any]):
+        self.names, self.namespace = names, namespace
+        self.seen: list[str] = []
+        self._undo: list[Any] = []
+        self._mode: Any = None
+
+    def _record(self, name: str) -> None:
+        if name not in self.seen:
+            self.seen.append(name)
+
+    def _wrap(self, original: Any, name: str) -> Any:
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            self._record(name)
+            return original(*args, **kwargs)
+        return recorded
+
+    def _patch(self, owner: Any, attr: str, value: Any) -> None:
+        had = attr in vars(owner) if isinstance(owner, type) else True
+        previous = vars(owner).get(attr) if isinstance(owner, type) else getattr(owner, attr)
+        setattr(owner, attr, value)
+        self._undo.append((owner, attr, had, previous))
+
+    def __enter__(self) -> ForbiddenCalls:
+        by_leaf: dict[str, str] = {}
+        for name in self.names:
+            found = _resolve_qualname(name)
+            if name.startswith("torch.") and not (found and isinstance(found[2], type)):
+                by_leaf[name.rsplit(".", 1)[1]] = name
+            if found is None:
+                continue
+            owner, attr, obj = found
+            if isinstance(obj, type):
+                for method in ("__init__", "forward"):
+                    if callable(getattr(obj, method, None)):
+                        self._patch(obj, method, self._wrap(getattr(obj, method), name))
+                continue
+            if callable(obj):
+                wrapper = self._wrap(obj, name)
+                self._patch(owner, attr, wrapper)
+                for key, value in list(self.namespace.items()):
+                    if value is obj:
+                        self._patch_namespace(key, obj, wrapper)
+        if by_leaf:
+            self._enter_mode(by_leaf)
+        return self
+
+    def _patch_namespace(self, key: str, original: Any, wrapper: Any) -> None:
+        self.namespace[key] = wrapper
+        self._undo.append((self.namespace, key, None, original))
+
+    def _enter_mode(self, by_leaf: dict[str, str]) -> None:
+        from torch.overrides import TorchFunctionMode
+
+        watch = self
+
+        class Watch(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+                name = by_leaf.get(getattr(func, "__name__", ""))
+                if name is not None:
+                    watch._record(name)
+                return func(*args, **(kwargs or {}))
+
+        self._mode = Watch()
+        self._mode.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._mode is not None:
+            self._mode.__exit__(None, None, None)
+        for owner, attr, had, previous in reversed(self._undo):
+            if owner is self.namespace:
+                if self.namespace.get(attr) is not previous:
+                    self.namespace[attr] = previous
+            elif isinstance(owner, type) and not had:
+                delattr(owner, attr)
+            else:
+                setattr(owner, attr, previous)
+        self._undo.clear()
+
+
+def watched_call(function: Any, args: list, kwargs: dict, check_args: bool, forbid: list[str],
+                 namespace: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Call ``function``; report which arguments it changed in place and which forbidden names it called."""
+    before = [snapshot(a) for a in args] if check_args else []
+    before_kw = {k: snapshot(v) for k, v in kwargs.items()} if check_args else {}
+    with ForbiddenCalls(forbid, namespace) as watch:
+        value = function(*args, **kwargs)
+    report = {
+        "mutated": [not unchanged(b, a) for b, a in zip(before, args, strict=True)] if check_args else [],
+        "mutated_kwargs": {k: not unchanged(before_kw[k], kwargs[k]) for k in kwargs} if check_args else {},
+        "forbidden": list(watch.seen),
+    }
+    return value, report
 
 
 # --- the child: one submission -------------------------------------------------------------------
@@ -147,6 +327,22 @@ class Server:
 
     def op_call(self, target: Handle, args: list, kwargs: dict) -> Any:
         return self.resolve(target)(*self.resolve(args), **self.resolve(kwargs))
+
+    def op_call_watched(self, target: Handle, args: list, kwargs: dict, check_args: bool = True,
+                        forbid: list | None = None) -> dict[str, Any]:
+        """A call that also reports, per argument, whether it changed in place, and the forbidden names it
+        called (:func:`watched_call`). A value that is not plain data stays here, as a handle."""
+        names = [n for n in (forbid or [])[:MAX_FORBIDDEN] if type(n) is str]
+        args, kwargs = self.resolve(args), self.resolve(kwargs)
+        if type(args) is not list or type(kwargs) is not dict:
+            raise ProtocolError("call_watched needs a list of arguments and a dict of keyword arguments")
+        value, report = watched_call(self.resolve(target), args, kwargs, bool(check_args), names, self.namespace)
+        try:
+            encode({"ok": value})
+        except Unencodable as exc:
+            if not exc.over_limit:
+                value = self.handle_of(value)
+        return {"value": value, **report}
 
     def op_make(self, qualname: str, args: list, kwargs: dict) -> Any:
         parts = qualname.split(".")

@@ -45,6 +45,16 @@ def description_of(item: pytest.Item) -> str:
     return first or item.name.removeprefix("test_").replace("_", " ")
 
 
+GPU_LINE = "GPU compatibility: "
+
+
+def gpu_only(item: pytest.Item) -> bool:
+    """A parametrized instance that exists only on a machine with a GPU (its ``device`` is CUDA)."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    device = params.get("device")
+    return isinstance(device, str) and device.startswith("cuda")
+
+
 def points_of(item: pytest.Item) -> float | None:
     marker = item.get_closest_marker("points")
     if marker is None or not marker.args:
@@ -62,22 +72,30 @@ class Recorder:
         self.problems: list[str] = []
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Points belong to a test function: its parametrized instances (cpu, cuda, …) share them equally, so
-        an assignment is worth the same on a machine with a GPU as on one without."""
+        """Points belong to a test function and never depend on the grader's hardware: the instances of a check
+        parametrized over devices that run only where a GPU exists (``device="cuda"``...) carry no points and are
+        reported on a line of their own ("GPU compatibility: ..."); the function's points are shared equally by
+        its other instances, so a submission scores the same with and without a GPU."""
         def function_of(item: pytest.Item) -> str:
             return f"{item.nodeid.split('::')[0]}::{getattr(item, 'originalname', item.name)}"
 
         instances: dict[str, int] = {}
         for item in items:
-            instances[function_of(item)] = instances.get(function_of(item), 0) + 1
+            if not gpu_only(item):
+                instances[function_of(item)] = instances.get(function_of(item), 0) + 1
         for item in items:
             points = points_of(item)
             if points is None:
                 self.problems.append(f"{item.nodeid}: no @pytest.mark.points(N) marker")
                 points = 0.0
+            description = description_of(item)
+            if gpu_only(item):
+                points, description = 0.0, f"{GPU_LINE}{description} (on the GPU; no points)"
+            elif function_of(item) not in instances:
+                points = 0.0
             self.expected[item.nodeid] = {"name": getattr(item, "originalname", item.name),
-                                          "points": points / instances[function_of(item)],
-                                          "description": description_of(item)}
+                                          "points": points / max(instances.get(function_of(item), 1), 1),
+                                          "description": description}
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:

@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from ..harness.calls import CallReport, read_report
 from ..harness.feedback import MissingName, SubmissionError
 from ..notebooks import CodeCell
+from ..runner import watched_call
 from ..shell import NotebookShell
 
 _PLAIN = (type(None), bool, int, float, complex, str, bytes, list, tuple, dict, np.ndarray, np.generic)
@@ -147,6 +149,29 @@ class InProcessSubmission:
         if name not in self._probes:
             raise NameError(f"no probe named {name!r}")
         return guard(self._probes[name], f"the probe {name}")(*args, **kwargs)
+
+    def watch(self, name: str | Handle, forbid: tuple[str, ...] | list[str] = (),
+              check_args: bool = True) -> Callable[..., CallReport]:
+        """As the sandboxed backend's ``watch``: the same comparison and the same forbidden-call watch, here."""
+        if isinstance(name, str):
+            if name not in self._namespace:
+                raise MissingName(name)
+            function, label = self._namespace[name], name
+        else:
+            function, label = name._obj, name._label
+        names = tuple(forbid)
+
+        def call(*args: Any, **kwargs: Any) -> CallReport:
+            try:
+                value, report = watched_call(function, list(_unwrap(args)), _unwrap(kwargs), check_args,
+                                             list(names), self._namespace)
+            except Exception as exc:
+                raise SubmissionError(label, type(exc).__name__, str(exc)) from None
+            raw = {"value": value, **report}
+            return read_report(label, raw, len(args), list(kwargs), names,
+                               wrap=lambda v: v if _is_plain(v) else Handle(v, f"{label}(...)"))
+
+        return call
 
     def make_object(self, qualname: str, *args: Any, **kwargs: Any) -> Any:
         return Handle(resolve(qualname)(*_unwrap(args), **_unwrap(kwargs)), qualname)

@@ -13,6 +13,7 @@ import signal
 import time
 from typing import Any
 
+from ..harness.calls import CallReport, read_report
 from ..harness.feedback import MissingName, SubmissionError, cell_name
 from ..notebooks import CodeCell
 from ..protocol import (
@@ -276,6 +277,28 @@ class RemoteObject:
         return f"<submission object {self._label}>"
 
 
+class WatchedCall:
+    """``submission.watch(name, forbid=...)``: calls that return a :class:`~autograder.harness.calls.CallReport`
+    (the runner compares every argument before and after the call and records forbidden calls)."""
+
+    def __init__(self, session: Session, target: RemoteObject, label: str, forbid: tuple[str, ...],
+                 check_args: bool):
+        self._session, self._target, self._label = session, target, label
+        self._forbid, self._check_args = forbid, check_args
+
+    def __call__(self, *args: Any, **kwargs: Any) -> CallReport:
+        s = self._session
+        try:
+            message = {"op": "call_watched", "target": s.unwrap(self._target), "args": s.unwrap(list(args)),
+                       "kwargs": s.unwrap(kwargs), "check_args": self._check_args, "forbid": list(self._forbid)}
+            s.ensure_started()
+            raw = s._request(message, f"calling `{self._label}`", label=self._label)
+        except Unencodable as exc:
+            raise TypeError(f"a check passed a value that cannot cross the sandbox boundary: {exc}") from None
+        return read_report(self._label, raw, len(args), list(kwargs), self._forbid,
+                           wrap=lambda value: s._wrap(value, self._label))
+
+
 class RemoteSubmission:
     """What hidden checks see as ``submission``."""
 
@@ -301,6 +324,16 @@ class RemoteSubmission:
         s = self._session
         return s.call({"op": "make", "qualname": qualname, "args": s.unwrap(list(args)), "kwargs": s.unwrap(kwargs)},
                       qualname, "creating")
+
+    def watch(self, name: str | RemoteObject, forbid: tuple[str, ...] | list[str] = (),
+              check_args: bool = True) -> WatchedCall:
+        """``name`` (a top-level function, or a submission object's method) as a watched call: see
+        :mod:`autograder.harness.calls`."""
+        target = getattr(self, name) if isinstance(name, str) else name
+        label = name if isinstance(name, str) else name._label
+        if not isinstance(target, RemoteObject):
+            raise SubmissionError(label, "TypeError", "this is not a function")
+        return WatchedCall(self._session, target, label, tuple(forbid), check_args)
 
     def probe(self, name: str, *args: Any, **kwargs: Any) -> Any:
         s = self._session

@@ -77,6 +77,15 @@ def _random_counts(seed, shape=(6, 6), zero_rows=()):
     return counts
 
 
+def _precision_hint(got, expected, what):
+    """The message for a result that misses a float64 tolerance: it names float32 arithmetic when the result is
+    right to float32 precision (about 1e-6 relative), which no formula mistake achieves on these inputs."""
+    if np.allclose(got, expected, rtol=1e-5, atol=1e-7):
+        return (f"{what}: correct only to about 1e-6, the precision of float32: compute in float64 "
+                "(np.asarray(counts, dtype=np.float64))")
+    return ""
+
+
 def _as_prob_matrix(value, shape):
     probs = np.asarray(value)
     assert probs.shape == shape, "transition_probs should return an array of the same shape as counts"
@@ -92,8 +101,10 @@ def test_rows_sum_to_one(submission):
         counts = _random_counts(seed, shape=(7, 7))
         probs = _as_prob_matrix(submission.transition_probs(counts, k), counts.shape)
         assert np.all(probs >= 0), "probabilities cannot be negative"
-        assert np.allclose(probs.sum(axis=1), 1.0, rtol=0, atol=1e-9), (
-            "every row should sum to 1 (rows are the current token)"
+        sums = probs.sum(axis=1)
+        assert np.allclose(sums, 1.0, rtol=0, atol=1e-9), (
+            _precision_hint(sums, np.ones_like(sums), "the row sums of transition_probs")
+            or "every row should sum to 1 (rows are the current token)"
         )
 
 
@@ -104,21 +115,30 @@ def test_mle_probabilities(submission):
     probs = _as_prob_matrix(submission.transition_probs(counts, 0.0), counts.shape)
     expected = counts / counts.sum(axis=1, keepdims=True)
     assert np.allclose(probs, expected, rtol=1e-9, atol=1e-12), (
-        "with k = 0 each count should be divided by the total of its row"
+        _precision_hint(probs, expected, "transition_probs")
+        or "with k = 0 each count should be divided by the total of its row"
     )
 
 
 @pytest.mark.points(2)
 def test_add_k_smoothing(submission):
-    """Add-k smoothing matches (N + k) / (row total + kV) and leaves no zeros."""
-    for seed, k in [(5, 1.0), (6, 0.05), (7, 3.5)]:
-        counts = _random_counts(seed, shape=(6, 9), zero_rows=(2,))
-        probs = _as_prob_matrix(submission.transition_probs(counts, k), counts.shape)
+    """Add-k smoothing matches (N + k) / (row total + kV), leaves no zeros and leaves `counts` unchanged.
+
+    The counts are also sent as a float array (as a student's own smoothed counts would be), where `counts += k`
+    would change the caller's array: the call is watched, and the runner reports whether `counts` changed.
+    """
+    for seed, k, dtype in [(5, 1.0, np.int64), (6, 0.05, np.float64), (7, 3.5, np.float64)]:
+        counts = _random_counts(seed, shape=(6, 9), zero_rows=(2,)).astype(dtype)
         V = counts.shape[1]
-        expected = (counts + k) / (counts.sum(axis=1, keepdims=True) + k * V)
+        expected = (counts + k) / (counts.sum(axis=1, keepdims=True) + k * V)   # before the call may change counts
+        call = submission.watch("transition_probs")(counts, k)
+        call.assert_unchanged(["counts", "k"], "the docstring says `counts` itself is not modified: "
+                                               "add k to a copy (counts + k), not in place (counts += k)")
+        probs = _as_prob_matrix(call.value, counts.shape)
         assert np.all(probs > 0), "with k > 0 no probability should be zero"
         assert np.allclose(probs, expected, rtol=1e-9, atol=1e-12), (
-            "add-k smoothed probabilities are off: add k to every count of the row before normalising it"
+            _precision_hint(probs, expected, "transition_probs")
+            or "add-k smoothed probabilities are off: add k to every count of the row before normalising it"
         )
 
 
@@ -128,7 +148,8 @@ def test_zero_row_uniform(submission):
     counts = _random_counts(8, shape=(5, 5), zero_rows=(1, 4))
     probs = _as_prob_matrix(submission.transition_probs(counts, 0.0), counts.shape)
     assert np.allclose(probs[[1, 4]], 1.0 / 5, rtol=0, atol=1e-12), (
-        "a row whose counts are all zero should be uniform (1/V everywhere) when k = 0"
+        _precision_hint(probs[[1, 4]], np.full((2, 5), 1.0 / 5), "transition_probs")
+        or "a row whose counts are all zero should be uniform (1/V everywhere) when k = 0"
     )
     rest = [0, 2, 3]
     expected = counts[rest] / counts[rest].sum(axis=1, keepdims=True)

@@ -73,7 +73,7 @@ def _as_number(value, what):
 
 @pytest.mark.points(2)
 def test_nll_heldout(submission):
-    """nll is the mean negative log-likelihood in nats per predicted token, end token included."""
+    """nll is the mean negative log-likelihood in nats per predicted token, end token included (inf for P = 0)."""
     for P, sequences, vocab in [_small_case(), _words_case(), _names_case()]:
         got = _as_number(submission.nll(P, sequences, vocab), "nll")
         expected = _oracle_nll(P, sequences, vocab)
@@ -82,6 +82,16 @@ def test_nll_heldout(submission):
             "nll is off: average -ln P(next | previous) over every predicted token of every sequence, "
             "including the final '.' (natural log)"
         )
+    P, sequences, vocab = _small_case()
+    P = P.copy()
+    P[1, 2] = 0.0  # 'a' -> 'b' impossible; the sequences below use it once
+    P[1] /= P[1].sum()
+    got = np.asarray(submission.nll(P, ["ab", "ca", "d"], vocab))
+    assert got.shape == () and np.issubdtype(got.dtype, np.floating), "nll should return a single float"
+    assert float(got) == math.inf, (
+        "when a sequence uses a transition of probability 0, nll should return inf (the docstring says so): "
+        "do not clip or skip zero probabilities"
+    )
 
 
 @pytest.mark.points(1)

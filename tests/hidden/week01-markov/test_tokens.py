@@ -52,15 +52,17 @@ def test_tokenize_words(submission):
 
 @pytest.mark.points(1)
 def test_build_vocab(submission):
-    """build_vocab puts '.' first, then the sorted distinct tokens."""
+    """build_vocab puts '.' first, once, then the sorted distinct tokens (also those that sort before '.')."""
     cases = [
         ["zed", "abe", "ed", "bea"],
         [["to", "be", "or"], ["not", "to", "be"], ["question"]],
         ["mississippi"],
+        [["mr", ".", "smith"], ["."], ["a", "b"]],        # a data token equal to the boundary token
+        ["o'neil", "d'arcy", "x-ray"],                   # tokens that sort before '.' ("'" and "-")
     ]
     for sequences in cases:
         got = _as_str_list(submission.build_vocab(sequences), "build_vocab")
-        expected = ["."] + sorted({t for s in sequences for t in s})
+        expected = ["."] + sorted({t for s in sequences for t in s} - {"."})
         assert got[:1] == ["."], "the boundary token '.' should be at index 0 of the vocabulary"
         assert len(got) == len(set(got)), "the vocabulary should not contain duplicates"
         assert set(got) == set(expected), "the vocabulary should hold '.' plus every distinct token, nothing else"

@@ -90,7 +90,8 @@ def main(seeds: list[int]) -> None:
     def as_double(params):
         return {k: v.double() for k, v in params.items()}
 
-    print(f"threshold HELDOUT_LOSS_MAX = {check.HELDOUT_LOSS_MAX}; ln 27 = {torch.log(torch.tensor(27.0)):.4f}")
+    bar = check.bigram_baseline(*check._cipher_split(), check.TRAIN_ARGS["T"]) - check.BASELINE_MARGIN
+    print(f"bar: bigram baseline - {check.BASELINE_MARGIN} = {bar:.4f}; ln 27 = {torch.log(torch.tensor(27.0)):.4f}")
     print(f"{len(train)} training and {len(heldout)} held-out names, T = {T}")
     ref_losses = [_timed(f"reference, check's cipher, seed {seed}",
                          lambda s=seed: trained_loss(ref, train, heldout, seed=s)) for seed in seeds]
@@ -106,7 +107,7 @@ def main(seeds: list[int]) -> None:
 
     init = ref["init_char_lm"](args["hidden"], torch.Generator().manual_seed(0))
     _timed("untrained init_char_lm", lambda: check.heldout_loss(as_double(init), heldout, T))
-    _timed("bigram counts of the training names (add-1), for scale", lambda: _bigram_loss(check, train, heldout, T))
+    _timed("bigram counts of the training names (add-1), for scale", lambda: check.bigram_baseline(train, heldout, T))
     _timed("reference trained on plain names, judged on plain held-out",
            lambda: trained_loss(ref, plain_train, plain_heldout))
     _timed("reference trained on plain names, judged on the cipher", lambda: trained_loss(ref, plain_train, heldout))
@@ -136,17 +137,6 @@ def _plain_split(check):
     words = check._names()
     random.Random(0).shuffle(words)
     return words[:check.N_TRAIN], words[check.N_TRAIN:]
-
-
-def _bigram_loss(check, train, heldout, T):
-    counts = torch.ones(check.V, check.V, dtype=torch.float64)
-    X, Y = check._encode(train, T)
-    keep = Y != check.IGNORE
-    counts.index_put_((X[keep], Y[keep]), torch.ones(int(keep.sum()), dtype=torch.float64), accumulate=True)
-    logp = (counts / counts.sum(1, keepdim=True)).log()
-    X, Y = check._encode(heldout, T)
-    keep = Y != check.IGNORE
-    return float(-logp[X[keep], Y[keep]].mean())
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 Contract (stated in the notebook): tokens '.' = 0 (start and end), 'a'..'z' = 1..26, padding target -100;
 params = {W_ih (3H, V), W_hh (3H, H), b_ih, b_hh (3H,), W_out (V, H), b_out (V,)}; logits batch-first (N, T, V).
 Oracles: nn.GRU + a linear read-out and F.cross_entropy in float64 on the CPU. Training and sampling are checked
-on the CPU only (short, seeded, thresholds with a wide margin; chi-square tests with a false-failure rate near
-1e-3 at a fixed seed).
+on the CPU only (short, seeded, thresholds with a wide margin; statistical tests whose false-failure probability
+for a correct sampler is below 1e-5 per check).
 """
 
 import functools
@@ -151,7 +151,7 @@ def test_char_lm_loss_matches_cross_entropy(submission, device):
 CIPHER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "nmrifeoytghjkwpbscuaqdlzvx")
 N_TRAIN = 4000
 TRAIN_ARGS = {"hidden": 64, "steps": 150, "batch_size": 128, "lr": 0.03, "T": 8, "seed": 0}
-HELDOUT_LOSS_MAX = 2.35
+BASELINE_MARGIN = 0.02   # the trained model must beat the add-1 bigram baseline by this much (nats)
 
 
 @functools.cache
@@ -190,13 +190,29 @@ def heldout_loss(params, words, T):
     return float(F.cross_entropy(logits.reshape(-1, V), Y.reshape(-1), ignore_index=IGNORE))
 
 
+def bigram_baseline(train, heldout, T):
+    """Held-out cross-entropy of add-1 bigram counts of ``train``, on the same positions heldout_loss scores
+    (``heldout`` encoded with length T): the bar a trained GRU must clear. 2.369 nats on the check's cipher split
+    at T = 8 (measured here; the notebook's figure for all plain names, counted and scored on all of them, is
+    2.342)."""
+    counts = torch.ones(V, V, dtype=torch.float64)
+    X, Y = _encode(train, T)
+    keep = Y != IGNORE
+    counts.index_put_((X[keep], Y[keep]), torch.ones(int(keep.sum()), dtype=torch.float64), accumulate=True)
+    logp = (counts / counts.sum(1, keepdim=True)).log()
+    X, Y = _encode(heldout, T)
+    keep = Y != IGNORE
+    return float(-logp[X[keep], Y[keep]].mean())
+
+
 @pytest.mark.points(3)
 def test_train_char_lm_learns(submission):
     """Training on 4,000 names for 150 Adam steps (about a second) gives a model that predicts held-out names well.
 
     Verdict: the held-out cross-entropy of the returned parameters (1,163 enciphered names, T = 8), computed by
-    heldout_loss, must be below HELDOUT_LOSS_MAX = 2.35. Measured with measure_training.py (this folder) on the
-    reference, one thread, 2-core VM (ln 27 = 3.296):
+    heldout_loss, must be below the add-1 bigram baseline on the same split and positions, computed here by
+    bigram_baseline (2.369), minus BASELINE_MARGIN = 0.02: a bar of 2.349. Measured with measure_training.py (this
+    folder) on the reference, one thread, 2-core VM (ln 27 = 3.296):
       reference, seeds 0-7:              2.048 2.042 2.063 2.040 2.042 2.049 2.057 2.022  (max 2.063)
       reference, three other ciphers:    2.061 2.063 2.045  (so the cipher leaves the task as hard as plain names)
       reference on plain names:          2.055 (plain held-out names)
@@ -204,15 +220,73 @@ def test_train_char_lm_learns(submission):
       fitted to plain names, judged on the cipher: 5.79 (150 steps), 8.81 (1,500 steps)
       known-wrong training runs: no optimizer step 3.297, no end marker 3.314, GRU blend flipped 2.913 (all fail);
       textbook GRU reset 2.240, logits without b_out 2.048, loss averaged over padding 2.046 (all pass).
-    The threshold sits 0.29 above the worst reference run (7x the spread across seeds) and below bigram counts.
+    The bar sits 0.29 above the worst reference run (7x the spread across seeds) and below bigram counts.
     """
     train, heldout = _cipher_split()
+    bar = bigram_baseline(train, heldout, TRAIN_ARGS["T"]) - BASELINE_MARGIN
     result = submission.train_char_lm(train, **TRAIN_ARGS)
     params = _trained_params(result, TRAIN_ARGS["hidden"], TRAIN_ARGS["steps"])
-    assert heldout_loss(params, heldout, TRAIN_ARGS["T"]) < HELDOUT_LOSS_MAX, \
+    assert heldout_loss(params, heldout, TRAIN_ARGS["T"]) < bar, \
         ("the returned parameters do not predict names they were not trained on (the check measures them with a "
          "correct GRU and encoding, so make the encode_names and GRU checks pass first): start from init_char_lm, "
          "take an Adam step on every minibatch of the given words, and return the trained parameters")
+
+
+def _init_params(hidden, seed):
+    """init_char_lm(hidden, torch.Generator().manual_seed(seed)) of the notebook's given (locked) cell, replayed."""
+    g = torch.Generator().manual_seed(seed)
+    bound = 1.0 / math.sqrt(hidden)
+
+    def uniform(*shape):
+        return (torch.rand(*shape, generator=g) * 2 - 1) * bound
+
+    return {"W_ih": uniform(3 * hidden, V), "W_hh": uniform(3 * hidden, hidden), "b_ih": uniform(3 * hidden),
+            "b_hh": uniform(3 * hidden), "W_out": uniform(V, hidden), "b_out": torch.zeros(V)}
+
+
+# Four names whose letters do not overlap: the column of W_ih of a letter gets a gradient only from the rows that
+# contain it, and Adam's first step moves a parameter only where its gradient is non-zero.
+DISJOINT_WORDS = ["ab", "cd", "ef", "gh"]
+TRAIN_OTHERS = {"hidden": 6, "steps": 2, "batch_size": 2, "lr": 0.05, "T": 1, "seed": 3}
+
+
+def _train_small(submission, **kwargs):
+    result = submission.train_char_lm(DISJOINT_WORDS, **kwargs)
+    params = _trained_params(result, kwargs["hidden"], kwargs["steps"])
+    return {k: v.to(torch.float32) for k, v in params.items()}
+
+
+@pytest.mark.points(1)
+def test_train_char_lm_uses_its_arguments(submission):
+    """train_char_lm uses every argument it is given: hidden, steps, batch_size, lr, T and seed.
+
+    Each is set to a value other than its default (TRAIN_OTHERS), on four names with disjoint letters, and the
+    effect follows from the documented training loop alone (no training oracle):
+      lr = 0 leaves the parameters at init_char_lm(hidden, Generator().manual_seed(seed)), exactly (lr, seed, hidden);
+      lr = 0.05 with batch_size = 2 moves the W_ih columns of the letters of at most 2 names in one step;
+      T = 1 trains only the first prediction, from h = 0 and the input '.', so W_hh and the letters' W_ih columns
+      stay at their initial values while the read-out and biases move; and losses has one entry per step.
+    """
+    base = {**TRAIN_OTHERS, "steps": 1, "T": 8}
+    init = _init_params(base["hidden"], base["seed"])
+    frozen = _train_small(submission, **{**base, "lr": 0.0})
+    assert all(torch.equal(frozen[k], init[k]) for k in KEYS), \
+        ("with lr = 0 the parameters should come back exactly as init_char_lm(hidden, generator) made them, from "
+         "torch.Generator().manual_seed(seed): use the given hidden, seed and lr")
+    one_step = _train_small(submission, **{**base, "lr": 0.05})
+    moved = [word for word in DISJOINT_WORDS
+             if any(not torch.equal(one_step["W_ih"][:, ALPHABET.index(ch)], init["W_ih"][:, ALPHABET.index(ch)])
+                    for ch in word)]
+    assert 1 <= len(moved) <= base["batch_size"], \
+        "one Adam step with batch_size = 2 should learn from at most 2 names: draw batch_size rows per step"
+    short = _train_small(submission, **TRAIN_OTHERS)
+    letters = [ALPHABET.index(ch) for ch in ALPHABET[1:]]
+    untouched = torch.equal(short["W_hh"], init["W_hh"]) and torch.equal(short["W_ih"][:, letters],
+                                                                        init["W_ih"][:, letters])
+    assert untouched, \
+        "with T = 1 only the first prediction (from the input '.') is trained: encode the names with the given T"
+    assert any(not torch.equal(short[k], init[k]) for k in ("W_out", "b_out", "b_ih", "b_hh")), \
+        "with lr = 0.05 training should change the parameters"
 
 
 # --- sampling ----------------------------------------------------------------------------------------------------
@@ -232,9 +306,27 @@ def test_sample_names_format_and_reproducible(submission):
         "when one letter is (almost) certain at every step, names should be cut at exactly max_len letters"
 
 
+# Statistical pass marks: each test below has a false-failure probability of at most 3e-6 for a correct sampler
+# (under the null hypothesis a p-value is uniform on (0, 1)), so a correct sampler that draws differently from the
+# reference (rows one at a time, another valid use of the generator) fails a whole check with probability < 1e-5.
+P_MIN = 3e-6
+
+
 @pytest.mark.points(1)
 def test_sample_names_follow_model_distribution(submission):
-    """Sampled characters follow softmax(logits): chi-square tests on the first and on all later letters."""
+    """Sampled characters follow the model: chi-square tests on a state-free model, and a test of every draw
+    against the model's conditional distribution given the name so far.
+
+    The state-free model (its read-out ignores the state) checks the draws themselves: first letters, later
+    letters (chi-square, p > P_MIN each) and the mean length (3.6 < mean < 4.4 with n = 3,000: a correct sampler
+    misses it with probability about 1e-6). The second model is a random GRU whose next-character distribution
+    depends strongly on the state and the characters drawn so far: each draw x_t is turned into
+    u = F_t(x_t - 1) + v p_t(x_t), with p_t the distribution this file's GRU gives after the sampled prefix, F_t its
+    cumulative sum and v uniform from a fixed generator here; for a correct sampler every u is uniform on (0, 1)
+    and independent (Kolmogorov-Smirnov, p > P_MIN). Measured: the reference's p over seeds 0-4 is 0.33-0.63 on
+    about 24,000 draws; a sampler that does not feed its draw back, or that resets the state at every step, gets
+    p = 0 (below 1e-300). Together: a correct sampler fails this check with probability below 1e-5.
+    """
     probs = {".": 0.2, "a": 0.3, "e": 0.2, "m": 0.15, "z": 0.15}
     b_out = torch.full((V,), -40.0)
     for ch, p in probs.items():
@@ -248,14 +340,38 @@ def test_sample_names_follow_model_distribution(submission):
     order = list(probs)
     first = [sum((s[:1] or ".") == ch for s in names) for ch in order]
     p_first = stats.chisquare(first, [n * probs[ch] for ch in order]).pvalue
-    assert p_first > 1e-3, \
+    assert p_first > P_MIN, \
         "the first letters do not follow the model's probabilities: draw with torch.multinomial from softmax(logits)"
     rest = "".join(s[1:] for s in names)
     letters = order[1:]
     counts = [rest.count(ch) for ch in letters]
     total_p = 1.0 - probs["."]
     p_rest = stats.chisquare(counts, [len(rest) * probs[ch] / total_p for ch in letters]).pvalue
-    assert p_rest > 1e-3, "later letters do not follow the model's probabilities"
+    assert p_rest > P_MIN, "later letters do not follow the model's probabilities"
     mean_len = sum(map(len, names)) / n
     assert 3.6 < mean_len < 4.4, \
         "the name lengths do not match the model's probability of '.' (names should stop when '.' is drawn)"
+    assert _state_pvalue(submission) > P_MIN, \
+        ("the names do not follow the model when the next character depends on the state: feed each drawn "
+         "character back in as the next input, and carry the hidden state from step to step")
+
+
+STATE_MODEL_SEED, STATE_N, STATE_MAX_LEN = 252, 2000, 12
+
+
+def _state_pvalue(submission):
+    """Kolmogorov-Smirnov p-value of the randomized probability integral transform of every draw of sample_names
+    under a random GRU (scale 1, H = 8), computed with this file's GRU in float64 after the sampled prefixes."""
+    exact = _params(STATE_MODEL_SEED, H=8, scale=1.0)
+    sent = {k: v.to(torch.float32) for k, v in exact.items()}
+    names = _names_list(submission.sample_names(sent, STATE_N, _generator(submission, 12), STATE_MAX_LEN),
+                        STATE_N, STATE_MAX_LEN)
+    X, Y = _encode(names, STATE_MAX_LEN)   # the draws: the letters, then '.' unless the name was cut at max_len
+    with torch.no_grad():
+        probs = torch.softmax(_oracle_logits({k: v.double() for k, v in sent.items()}, X), dim=-1)
+    drawn = Y != IGNORE
+    p, y = probs[drawn], Y[drawn][:, None]
+    p_y = p.gather(1, y)[:, 0]
+    v = torch.rand(len(p_y), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    u = p.cumsum(dim=-1).gather(1, y)[:, 0] - p_y + v * p_y
+    return float(stats.kstest(u.numpy(), "uniform").pvalue)

@@ -38,9 +38,17 @@ def _oracle(grads, max_norm):
     return [p.grad for p in params], float(total)
 
 
-def _call(submission, grads, max_norm, device):
+def _call(submission, grads, max_norm, device, watch=False):
+    """clip_grad_norm's (clipped, total) after checking their format; ``watch``: also fail when the call changed
+    the gradients it was given (the runner compares them before and after the call)."""
     sent = [None if g is None else g.to(device, _dtype(device), copy=True) for g in grads]
-    result = submission.clip_grad_norm(sent, max_norm)
+    if watch:
+        report = submission.watch("clip_grad_norm")(sent, max_norm)
+        report.assert_unchanged(["grads"], "the docstring says the input tensors are not modified: return new "
+                                           "tensors (g * scale), do not scale in place (g.mul_(scale))")
+        result = report.value
+    else:
+        result = submission.clip_grad_norm(sent, max_norm)
     assert isinstance(result, (tuple, list)) and len(result) == 2, \
         "clip_grad_norm should return a pair (clipped, total_norm)"
     clipped, total = result
@@ -59,10 +67,11 @@ def _call(submission, grads, max_norm, device):
 @pytest.mark.points(2)
 @pytest.mark.parametrize("device", DEVICES)
 def test_clip_matches_torch(submission, device):
-    """Gradients above max_norm are all scaled by one common factor, like nn.utils.clip_grad_norm_ (None kept)."""
+    """Gradients above max_norm are all scaled by one common factor, like nn.utils.clip_grad_norm_ (None kept),
+    into new tensors: the gradients passed in are left unchanged."""
     grads = _grads(230, scale=3.0)
     ref, _ = _oracle(grads, max_norm=2.5)
-    clipped, _ = _call(submission, grads, 2.5, device)
+    clipped, _ = _call(submission, grads, 2.5, device, watch=True)
     for k, (out, expected) in enumerate(zip(clipped, ref, strict=True)):
         if expected is not None:
             assert _close(out, expected, device), \
