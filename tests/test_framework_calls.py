@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.backends.inprocess import InProcessSubmission
-from autograder.backends.remote import RemoteSubmission, Session
 from autograder.harness import pytest_command, score_results
 from autograder.harness.calls import CallReport, vary_each
 from autograder.notebooks import CodeCell
-from autograder.sandbox import Limits, Sandbox
+from autograder.sandboxes.bubblewrap import BubblewrapSandbox as Sandbox
+from autograder.sandboxes.common import Limits
+from autograder.transports.inprocess import InProcessSubmission
+from autograder.transports.remote import RemoteSubmission, Session
 
 CELLS = [CodeCell("answer", textwrap.dedent('''
     import numpy as np
