@@ -219,6 +219,10 @@ class Store:
             author TEXT NOT NULL,
             created_at TEXT NOT NULL)""")
         conn.execute("CREATE INDEX overrides_by_student ON overrides (student_id, assignment)")
+        # a name a student was renamed from: files under it are filed under the student from then on
+        conn.execute("""CREATE TABLE student_aliases (
+            alias TEXT PRIMARY KEY,
+            student_id INTEGER NOT NULL REFERENCES students(id))""")
 
     @contextmanager
     def _transaction(self, kind: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
@@ -309,6 +313,13 @@ class Store:
             return [name for (name,) in self._conn.execute("SELECT name FROM students ORDER BY id")]
 
     @_translated
+    def aliases(self) -> dict[str, str]:
+        """Renamed-from names (as student keys) -> the student's id now."""
+        with self._lock:
+            return dict(self._conn.execute(
+                "SELECT a.alias, st.name FROM student_aliases a JOIN students st ON st.id = a.student_id"))
+
+    @_translated
     def latest(self, assignment: str) -> list[GradeResult]:
         """The gradebook of one assignment: each student's most recent submission's latest run, by student."""
         with self._transaction("DEFERRED") as conn:
@@ -379,7 +390,8 @@ class Store:
     def rename_student(self, old: str, new: str) -> int:
         """Give ``old`` the id ``new``; if ``new`` is already a student, move ``old``'s submissions to them (a
         phantom such as ``frank (1)`` merged into ``frank``). A submission ``new`` already has (same content)
-        stays with ``old``, which is then removed, so nothing is deleted. Returns the submissions moved."""
+        stays with ``old``, which is then removed, so nothing is deleted. Files named ``old`` in later batches
+        are filed under ``new`` (an alias). Returns the submissions moved."""
         from .students import student_key
 
         with self._transaction() as conn:
@@ -387,6 +399,9 @@ class Store:
             rows = conn.execute(_STUDENTS).fetchall()
             target = next((int(i) for i, name, _ in rows if student_key(name) == student_key(new) and i != source),
                           None)
+            old_name = next(name for i, name, _ in rows if i == source)
+            conn.execute("INSERT OR REPLACE INTO student_aliases (alias, student_id) VALUES (?, ?)",
+                         (student_key(old_name), target if target is not None else source))
             if target is None:
                 conn.execute("UPDATE students SET name = ? WHERE id = ?", (new, source))
                 return int(conn.execute("SELECT COUNT(*) FROM submissions WHERE student_id = ?",
@@ -397,7 +412,6 @@ class Store:
                        AND t.assignment = submissions.assignment AND t.content_hash = submissions.content_hash)""",
                 {"target": target, "source": source}).rowcount
             conn.execute("UPDATE overrides SET student_id = ? WHERE student_id = ?", (target, source))
-            conn.execute("UPDATE students SET name = name || ' (merged into ' || ? || ')' WHERE id = ?", (new, source))
             conn.execute("INSERT OR IGNORE INTO removed_students (student_id, removed_at) VALUES (?, ?)",
                          (source, now_iso()))
             conn.execute("DELETE FROM removed_students WHERE student_id = ?", (target,))
