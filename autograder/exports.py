@@ -94,10 +94,12 @@ def record_override(course: Course, assignment: Assignment, student: str, points
         store.override(student, assignment.id, points, comment.strip(), author, at)
         result = next((r for r in store.latest(assignment.id) if r.student.casefold() == student.casefold()), None)
     if result is not None:  # the student's feedback says so at once
+        from .pages import release_headings
         from .reports import write_feedback, write_result_json
 
         write_result_json(course.root, result)
-        write_feedback(course.root, result)
+        write_feedback(course.root, result, assignment.title,
+                       release_headings(course.release_dir(assignment), tuple(assignment.notebooks)))
     was = f" (was {results[student_key(student)].final_score:g})" if student_key(student) in results else ""
     return f"{student} {assignment.id}: {points:g}/{top:g}{was}, by {author} at {at}: {comment.strip()}"
 

@@ -19,6 +19,7 @@ from .engine import Outcome, Pool, check_backend
 from .errors import NotebookError
 from .harness import collect_expected, submission_program
 from .notebooks import assignment_of, read_notebook
+from .pages import release_headings
 from .program import Program
 from .reports import write_feedback, write_result_json
 from .results import GradeResult, Status, now_iso
@@ -176,7 +177,8 @@ def _save(course: Course, store: Store, sub: Submission, result: GradeResult, ba
           on_result: Callable[[GradeResult], None] | None) -> None:
     apply_late_policy(course, course.assignment(result.assignment), result, sub.submitted_at, sub.time_source)
     write_result_json(course.root, result)  # files first (atomic); the database commit is what marks it done
-    write_feedback(course.root, result)
+    a = course.assignment(result.assignment)
+    write_feedback(course.root, result, a.title, release_headings(course.release_dir(a), tuple(a.notebooks)))
     store.record(result, sub.submitted_at, sub.source)
     batch.results.append(result)
     if on_result:

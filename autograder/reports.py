@@ -187,10 +187,15 @@ def feedback_markdown(result: GradeResult) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def write_feedback(root: Path, result: GradeResult) -> Path:
-    """``feedback/<student>/<assignment>/feedback.md`` (nbgrader's feedback folder)."""
-    path = root / "feedback" / folder_name(result.student) / _component(result.assignment) / "feedback.md"
-    return atomic_write(path, feedback_markdown(result))
+def write_feedback(root: Path, result: GradeResult, title: str = "", headings: dict[str, str] | None = None
+                   ) -> Path:
+    """``feedback/<student>/<assignment>/feedback.md`` (nbgrader's feedback folder) and ``feedback.html`` beside
+    it (the page a student opens); returns the Markdown's path."""
+    from .pages import feedback_html
+
+    folder = root / "feedback" / folder_name(result.student) / _component(result.assignment)
+    atomic_write(folder / "feedback.html", feedback_html(result, title, headings))
+    return atomic_write(folder / "feedback.md", feedback_markdown(result))
 
 
 # --- gradebook exports --------------------------------------------------------------------------------------
