@@ -218,6 +218,35 @@ def override(student: Annotated[str, typer.Argument(help="student id")],
     out.print(exports.record_override(c, c.assignment(assignment), student, points, comment), soft_wrap=True)
 
 
+@app.command()
+def report(assignment: Annotated[str | None, typer.Argument(help="assignment id (or --all)")] = None,
+           all_assignments: Annotated[bool, typer.Option("--all", help="every assignment, and the gradebook")] = False,
+           course: CourseOption = None) -> None:
+    """Write the class dashboard reports/<id>.html: scores, checks by difficulty, known mistakes, time, late and
+    ungradable, and a row per student linking to their feedback page."""
+    from .dashboard import write_gradebook, write_report
+
+    if (assignment is None) == (not all_assignments):
+        raise UserError("name one assignment, or pass --all for every assignment")
+    c = load_course(course)
+    for a in c.select(None if all_assignments else [assignment]):  # type: ignore[list-item]
+        out.print(f"wrote {_rel(write_report(c, a))}", soft_wrap=True)
+    if all_assignments:
+        csv_path, html_path = write_gradebook(c)
+        out.print(f"wrote {_rel(html_path)} and {_rel(csv_path)}", soft_wrap=True)
+
+
+@app.command()
+def gradebook(course: CourseOption = None) -> None:
+    """The course gradebook: exports/gradebook.csv and reports/gradebook.html, one column per assignment (final
+    scores, penalties applied) and the total."""
+    from .dashboard import write_gradebook
+
+    c = load_course(course)
+    csv_path, html_path = write_gradebook(c)
+    out.print(f"wrote {_rel(csv_path)} and {_rel(html_path)}", soft_wrap=True)
+
+
 students_app = typer.Typer(no_args_is_help=True, help="The gradebook's students: list, rename, remove.")
 app.add_typer(students_app, name="students")
 

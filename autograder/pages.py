@@ -26,7 +26,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(num=_num, cap=_cap)
+    env.globals.update(num=_num, cap=_cap, late_of=lambda r: late_text(r.late_seconds))
     return env
 
 
