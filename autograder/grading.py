@@ -121,6 +121,9 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
         for sub in found:
             if not regrade and store.is_done(sub.student, assignment.id, sub.content_hash):
                 store.note_submission(sub.student, assignment.id, sub.content_hash, sub.submitted_at, sub.source)
+                store.refresh_lateness(sub.student, assignment.id, sub.content_hash,
+                                       lambda r, sub=sub: apply_late_policy(course, assignment, r, sub.submitted_at,
+                                                                            sub.time_source))
                 batch.skipped += 1
                 continue
             try:

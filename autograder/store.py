@@ -249,6 +249,27 @@ class Store:
                      AND student_id = (SELECT id FROM students WHERE name = ?)""",
                 (submitted_at, path, assignment, content_hash, student))
 
+    @_translated
+    def refresh_lateness(self, student: str, assignment: str, content_hash: str,
+                         compute: Callable[[GradeResult], GradeResult]) -> None:
+        """Re-apply the late policy to this submission's latest run (course.yml's due date, extensions or policy
+        may have changed since it was graded; the checks' score is not touched)."""
+        with self._transaction() as conn:
+            row = conn.execute(
+                """SELECT r.id, r.status, r.score, r.max_score, s.submitted_at, r.time_source FROM runs r
+                   JOIN submissions s ON s.id = r.submission_id JOIN students st ON st.id = s.student_id
+                   WHERE st.name = ? AND s.assignment = ? AND s.content_hash = ? AND r.is_latest = 1""",
+                (student, assignment, content_hash)).fetchone()
+            if row is None:
+                return
+            run_id, status, score, max_score, submitted_at, time_source = row
+            fresh = compute(GradeResult(student, assignment, content_hash, Status(status), score=score,
+                                        max_score=max_score, submitted_at=submitted_at, time_source=time_source))
+            conn.execute("""UPDATE runs SET submitted_at = ?, due_at = ?, late_seconds = ?, penalty = ?,
+                            time_source = ? WHERE id = ?""",
+                         (fresh.submitted_at, fresh.due_at, fresh.late_seconds, fresh.penalty, fresh.time_source,
+                          run_id))
+
     def record(self, result: GradeResult, submitted_at: str, path: str) -> int:
         """Store one result as the new latest run of its submission; return the run id."""
         with self._transaction() as conn:

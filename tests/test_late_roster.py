@@ -139,6 +139,15 @@ def test_a_class_with_a_roster_grades_into_the_right_students_with_the_right_pen
     bad = cli("export", "week00-toy", "--format", "xlsx", cwd=course.root)
     assert bad.returncode != 0 and "unknown export format 'xlsx'" in bad.stderr and "Traceback" not in bad.stderr
 
+    # cho gets an extension after grading: the next `grade` re-applies the policy without running anything again
+    data = yaml.safe_load((course.root / "course.yml").read_text())
+    data["assignments"][0]["extensions"]["cho"] = "2d"
+    (course.root / "course.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    again = cli("grade", "week00-toy", "--submissions", str(folder), cwd=course.root)
+    assert again.returncode == 0 and "graded 0 submission(s)" in again.stdout
+    cho = _gradebook(course)["cho"]
+    assert (cho.penalty, cho.late_seconds, cho.score, cho.final_score) == (0, 0, 6, 5.5)  # the override stays
+
 
 def test_students_are_renamed_and_removed_keeping_history(toy: Course):
     folder = toy.root / "incoming"
