@@ -41,13 +41,20 @@ def _png(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _figure(height: float = 3.2) -> tuple[Any, Any]:
+def _figure(height: float = 3.2, width: float = 6.4) -> tuple[Any, Any]:
     import matplotlib
 
     matplotlib.use("Agg")  # no display: the plots only ever become PNGs
     import matplotlib.pyplot as plt
 
-    return plt.subplots(figsize=(6.4, height))
+    return plt.subplots(figsize=(width, height))
+
+
+def _whole_numbers(axis: Any) -> None:
+    """Counts of students are whole numbers; so are their ticks."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
 
 
 @dataclass
@@ -55,6 +62,7 @@ class Plot:
     title: str
     alt: str
     uri: str
+    wide: bool = False  # a bar per check or family: the page's full width
 
 
 def score_plot(results: list[GradeResult], max_score: float) -> Plot:
@@ -64,6 +72,7 @@ def score_plot(results: list[GradeResult], max_score: float) -> Plot:
     ax.hist(scores, bins=bins, range=(0, max_score or None), color="#4c72b0", edgecolor="white")
     ax.set_xlabel(f"final score (of {_num(max_score)}, penalties applied)")
     ax.set_ylabel("students")
+    _whole_numbers(ax.yaxis)
     return Plot("Score distribution", f"histogram of {len(scores)} final scores", _png(fig))
 
 
@@ -79,24 +88,25 @@ def pass_rates(results: list[GradeResult]) -> pd.DataFrame:
 
 
 def pass_rate_plot(rates: pd.DataFrame) -> Plot:
-    fig, ax = _figure(max(2.0, 0.35 * len(rates) + 1))
-    labels = [c if len(c) <= 48 else c[:47] + "…" for c in rates["check"]]
+    fig, ax = _figure(max(2.0, 0.28 * len(rates) + 1), 9.0)
+    labels = [c if len(c) <= 60 else c[:59] + "…" for c in rates["check"]]
     ax.barh(labels[::-1], (rates["rate"] * 100)[::-1], color="#55a868")
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of graded students passing (hardest at the top)")
-    return Plot("Pass rate per check", f"pass rates of {len(rates)} checks, hardest first", _png(fig))
+    return Plot("Pass rate per check", f"pass rates of {len(rates)} checks, hardest first", _png(fig), True)
 
 
 def families(course: Course, assignment: Assignment, results: list[GradeResult]) -> list[dict[str, Any]]:
     """The known-wrong families the class fell into: a student is in one when every check it must fail failed
-    for them; most students first."""
+    for them and they passed some check (a blank notebook fails everything: it made no particular mistake); most
+    students first."""
     try:
         specs = load_specs(course.hidden_tests_dir(assignment) / "wrong", assignment)
     except Exception:  # noqa: BLE001 - a broken spec is `validate`'s to report; the dashboard goes on without it
         specs = []
     found = []
     for spec in specs:
-        students = [r.student for r in results if r.tests and all(
+        students = [r.student for r in results if any(t.passed for t in r.tests) and all(
             any(t.name == name and not t.passed for t in r.tests) for name in spec.fails)]
         if students:
             found.append({"family": spec.description, "count": len(students), "students": students})
@@ -104,11 +114,13 @@ def families(course: Course, assignment: Assignment, results: list[GradeResult])
 
 
 def families_plot(found: list[dict[str, Any]]) -> Plot:
-    fig, ax = _figure(max(2.0, 0.4 * len(found) + 1))
-    labels = [f["family"] if len(f["family"]) <= 48 else f["family"][:47] + "…" for f in found]
+    fig, ax = _figure(max(2.0, 0.28 * len(found) + 1), 9.0)
+    labels = [f["family"] if len(f["family"]) <= 60 else f["family"][:59] + "…" for f in found]
     ax.barh(labels[::-1], [f["count"] for f in found][::-1], color="#c44e52")
     ax.set_xlabel("students")
-    return Plot("Known-wrong families the class fell into", f"{len(found)} known mistakes by students", _png(fig))
+    _whole_numbers(ax.xaxis)
+    return Plot("Known-wrong families the class fell into", f"{len(found)} known mistakes by students", _png(fig),
+                True)
 
 
 def time_plot(results: list[GradeResult]) -> Plot:
