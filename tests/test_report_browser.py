@@ -106,3 +106,19 @@ def test_a_feedback_page_reads_on_a_phone_and_hides_the_checks(graded: Path, bro
     html = _visible_html(feedback)
     assert _leaks(html) == [] and _leaks("<p>add(20, 22) should be 42</p>") == ["20, 22", "42"]
     page.close()
+
+
+def test_the_course_gradebook_has_a_column_per_assignment_penalties_applied_and_totals(graded: Path, browser):  # noqa: ANN001
+    import pandas as pd
+
+    frame = pd.read_csv(graded / "exports/gradebook.csv")
+    assert list(frame.columns) == ["student", "week00-toy", "total"]
+    scores = dict(zip(frame["student"], frame["week00-toy"], strict=True))
+    assert scores["cho"] == 4.8 and scores["eli"] == 0 and pd.isna(scores["gus"]) is False
+    assert frame.set_index("student").loc["cho", "total"] == 4.8
+    page, problems = _open(browser, (graded / "reports/gradebook.html").as_uri(), 1280, 800)
+    assert page.locator("#gradebook tr").count() == 1 + len(frame) and problems == []
+    page.get_by_role("link", name="week00-toy").click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith("reports/week00-toy.html")
+    page.close()
