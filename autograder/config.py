@@ -296,6 +296,23 @@ def _check_consistency(course: Course, path: Path) -> None:
         for name in a.notebooks:
             if not (source / name).is_file():
                 raise ConfigError(f"{key}.notebooks: {name} is not in {source.relative_to(course.root)}", path)
+        _check_extensions(a, key, path)
+
+
+def _check_extensions(a: Assignment, key: str, path: Path) -> None:
+    """One extension per student (``Alice`` and ``alice`` are one), and none that ends before the due date."""
+    from .students import student_key
+
+    seen: dict[str, str] = {}
+    for name, extension in a.extensions.items():
+        if student_key(name) in seen:
+            raise ConfigError(f"{key}.extensions: {name!r} and {seen[student_key(name)]!r} are the same student",
+                              path)
+        seen[student_key(name)] = name
+        zone = dt.UTC  # only the order matters here, and both sides are read in the same zone
+        if not isinstance(extension, float | int) and _aware(extension, zone) < _aware(a.due, zone):
+            raise ConfigError(f"{key}.extensions.{name}: the new due date {extension} is before the due date "
+                              f"{a.due}", path)
 
 
 def find_course_file(start: Path | None = None) -> Path:

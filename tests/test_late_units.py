@@ -132,3 +132,17 @@ def test_an_override_needs_a_reason_and_points_within_the_maximum(toy_root: Path
         record_override(course, a, "ana", 7, "bonus")
     with pytest.raises(UserError, match="no student 'ana'"):
         record_override(course, a, "ana", 3, "regraded by hand")
+
+
+@pytest.mark.parametrize(("extensions", "message"), [
+    ("{Alice: 1d, alice: 2d}", r"extensions: 'alice' and 'Alice' are the same student"),
+    ("{ana: 2026-01-02}", r"extensions\.ana: the new due date 2026-01-02 is before the due date"),
+])
+def test_extensions_are_one_per_student_and_never_earlier(toy_root: Path, extensions: str, message: str):
+    from autograder.errors import ConfigError
+
+    path = toy_root / "course.yml"
+    due = "    due: 2026-01-08\n"
+    path.write_text(path.read_text().replace(due, f"{due}    extensions: {extensions}\n"))
+    with pytest.raises(ConfigError, match=message):
+        load_course(path)
