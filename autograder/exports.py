@@ -61,9 +61,9 @@ def export(course: Course, assignment: Assignment, format: str, output: Path | N
             lines.append(f"warning: Canvas skips a column whose title contains 'Final' ({assignment.title!r})")
         path = export_canvas_csv(assignment.title, results, roster, max_points(course, assignment, results),
                                  output or folder / f"{assignment.id}-canvas.csv")
-        if roster and not any(s.lms_id for s in roster):
-            lines.append("warning: the roster has no lms_id (Canvas user id) column; Canvas will match students "
-                         "by SIS Login ID (the roster id)")
+        if not any(s.lms_id for s in roster):
+            lines.append("warning: no roster lms_id (Canvas user id) for anyone; Canvas will match students by "
+                         "SIS Login ID (the student id)")
         return [*lines, f"wrote {_rel(path)} ({len(roster) or len(results)} student(s))"]
     if format == "gradescope":
         paths = export_gradescope(results, output or folder / f"{assignment.id}-gradescope")
