@@ -22,9 +22,12 @@ $(STAMP): requirements.lock requirements-cluster.lock pyproject.toml
 		$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.$$ext >/dev/null 2>&1; done
 	touch $(STAMP)
 
-# System packages the sandbox needs, installed when missing: bubblewrap, and libseccomp for the system-call filter.
+# System packages, installed when missing: bubblewrap and libseccomp (the sandbox and its system-call filter), and
+# Debian's chromium, which the browser test of the reports drives through Playwright (no browser download).
 system:
 	@command -v bwrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
+	@test -x /usr/bin/chromium || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@/sbin/ldconfig -p | grep -q 'libseccomp\.so\.2 ' || { apt-get update -qq && apt-get install -y -qq libseccomp2 >/dev/null; }
 
 release: setup
@@ -52,6 +55,11 @@ demo: setup
 	$(BIN)/python examples/build_samples.py
 	$(BIN)/autograder grade week01-markov --submissions examples/submissions --jobs 2 --regrade
 	$(BIN)/autograder export week01-markov --format csv
+	$(BIN)/autograder export week01-markov --format nbgrader
+	$(BIN)/autograder report week01-markov
+	@echo "== the class dashboard and each student's feedback page (open them in a browser) =="
+	@echo "dashboard: $(CURDIR)/reports/week01-markov.html"
+	@ls $(CURDIR)/feedback/*/week01-markov/feedback.html
 	@echo "== what a student runs before submitting: the reference passes every public check =="
 	$(BIN)/autograder check solutions/week01-markov/markov.ipynb
 
@@ -87,4 +95,4 @@ lab: setup
 		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 clean:
-	rm -rf $(VENV) submitted autograded feedback exports
+	rm -rf $(VENV) submitted autograded feedback exports reports

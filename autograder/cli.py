@@ -186,6 +186,9 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
                                                          "assignment's `image` in course.yml)")] = None,
           cluster: Annotated[str | None, typer.Option(help="grade on a Ray cluster's nodes: ray://HOST:PORT, "
                                                       "HOST:PORT, or auto (a Ray started on this machine)")] = None,
+          all_students: Annotated[bool, typer.Option("--all", help="print the whole gradebook, not only the "
+                                                     "submissions this run graded")] = False,
+          as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON (for scripts)")] = False,
           course: CourseOption = None) -> None:
     """Grade every submission of an assignment in the sandbox; results go to the gradebook and autograded/."""
     from rich.progress import (
@@ -230,7 +233,16 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
         progress.stop()
     with Store(c.root / GRADEBOOK) as store:
         latest = store.latest(a.id)
-    out.print(summary_table(latest, title=f"{a.id}: gradebook"))
+    graded_now = {r.student for r in batch.results}
+    shown_results = latest if all_students else [r for r in latest if r.student in graded_now]
+    if as_json:
+        import json
+
+        from .reports import results_json
+
+        print(json.dumps(results_json(shown_results), ensure_ascii=False, indent=1))
+        return
+    out.print(summary_table(shown_results, title=f"{a.id}: " + ("gradebook" if all_students else "this batch")))
     out.print(f"graded {len(batch.results)} submission(s) in {batch.seconds:.1f} s; {batch.skipped} already graded "
               f"(use --regrade to grade them again); {len(latest)} student(s) in the gradebook")
     for line in input_warnings(batch.results):
@@ -245,28 +257,113 @@ def input_warnings(results: list) -> list[str]:
     return []
 
 
-@app.command(epilog=_example("autograder export week01-markov", "autograder export week01-markov --format gradescope"))
+EXPORT_FORMATS = {"csv": "every check's points, penalties and overrides, one row per student",
+                  "nbgrader": "nbgrader export's columns (assignment, duedate, timestamp, ... score, max_score)",
+                  "canvas": "a Canvas gradebook import CSV",
+                  "gradescope": "Gradescope autograder results.json, one per student"}
+
+
+@app.command(epilog=_example("autograder export week01-markov", "autograder export week01-markov --format nbgrader"))
 def export(assignment: Annotated[str, typer.Argument(help="assignment id")],
-           format: Annotated[str, typer.Option("--format", help="csv or gradescope")] = "csv",
-           output: Annotated[Path | None, typer.Option(help="file (csv) or folder (gradescope)")] = None,
+           format: Annotated[str, typer.Option("--format", help="; ".join(f"{k}: {v}" for k, v in
+                                                                         EXPORT_FORMATS.items()))] = "csv",
+           output: Annotated[Path | None, typer.Option(help="file (csv formats) or folder (gradescope)")] = None,
            course: CourseOption = None) -> None:
-    """Export the gradebook of an assignment (latest result per student)."""
+    """Export the gradebook of an assignment (latest result per student, late penalties and overrides applied)."""
+    if format not in EXPORT_FORMATS:  # before anything is read
+        raise UserError(f"unknown export format {format!r} (use {', '.join(EXPORT_FORMATS)})")
+    from . import exports
+
+    c = _load(course)
+    for line in exports.export(c, c.assignment(assignment), format, output):
+        out.print(line, soft_wrap=True)
+
+
+@app.command()
+def override(student: Annotated[str, typer.Argument(help="student id")],
+             assignment: Annotated[str, typer.Argument(help="assignment id")],
+             points: Annotated[float, typer.Option("--points", help="the score that counts, penalties included")],
+             comment: Annotated[str, typer.Option("--comment", help="why (shown to the student)")],
+             course: CourseOption = None) -> None:
+    """Set a student's score by hand; recorded with who, when and why, and used by exports and reports."""
+    from . import exports
+
+    c = _load(course)
+    out.print(exports.record_override(c, c.assignment(assignment), student, points, comment), soft_wrap=True)
+
+
+@app.command()
+def report(assignment: Annotated[str | None, typer.Argument(help="assignment id (or --all)")] = None,
+           all_assignments: Annotated[bool, typer.Option("--all", help="every assignment, and the gradebook")] = False,
+           course: CourseOption = None) -> None:
+    """Write the class dashboard reports/<id>.html: scores, checks by difficulty, known mistakes, time, late and
+    ungradable, and a row per student linking to their feedback page."""
+    from .dashboard import write_gradebook, write_report
+
+    if (assignment is None) == (not all_assignments):
+        raise UserError("name one assignment, or pass --all for every assignment")
+    c = _load(course)
+    for a in c.select(None if all_assignments else [assignment]):  # type: ignore[list-item]
+        out.print(f"wrote {_rel(write_report(c, a))}", soft_wrap=True)
+    if all_assignments:
+        csv_path, html_path = write_gradebook(c)
+        out.print(f"wrote {_rel(html_path)} and {_rel(csv_path)}", soft_wrap=True)
+
+
+@app.command()
+def gradebook(course: CourseOption = None) -> None:
+    """The course gradebook: exports/gradebook.csv and reports/gradebook.html, one column per assignment (final
+    scores, penalties applied) and the total."""
+    from .dashboard import write_gradebook
+
+    c = _load(course)
+    csv_path, html_path = write_gradebook(c)
+    out.print(f"wrote {_rel(csv_path)} and {_rel(html_path)}", soft_wrap=True)
+
+
+students_app = typer.Typer(no_args_is_help=True, help="The gradebook's students: list, rename, remove.")
+app.add_typer(students_app, name="students")
+
+
+@students_app.command("list")
+def students_list(removed: Annotated[bool, typer.Option("--removed", help="include removed students")] = False,
+                  course: CourseOption = None) -> None:
+    """Every student in the gradebook, with their submissions and whether they are on the roster."""
+    from . import exports
+
+    c = _load(course)
+    table = Table(title="students", title_justify="left")
+    for column in ("student", "submissions", "on roster", "removed"):
+        table.add_column(column)
+    for row in exports.student_list(c, removed):
+        table.add_row(Text(row["student"]), str(row["submissions"]), row["on_roster"], row["removed_at"] or "")
+    out.print(table)
+
+
+@students_app.command("rename")
+def students_rename(old: str, new: str, course: CourseOption = None) -> None:
+    """Give a student another id; into an existing student, their submissions are merged (a phantom such as
+    `frank (1)` into `frank`)."""
     from .grading import GRADEBOOK
-    from .reports import export_csv, export_gradescope
     from .store import Store
 
     c = _load(course)
-    a = c.assignment(assignment)
     with Store(c.root / GRADEBOOK) as store:
-        results = store.latest(a.id)
-    if format == "csv":
-        path = export_csv(results, output or c.root / "exports" / f"{a.id}.csv")
-        out.print(f"wrote {_rel(path)} ({len(results)} student(s))")
-    elif format == "gradescope":
-        paths = export_gradescope(results, output or c.root / "exports" / f"{a.id}-gradescope")
-        out.print(f"wrote {len(paths)} results.json file(s) under {_rel(paths[0].parent.parent) if paths else '-'}")
-    else:
-        raise UserError(f"unknown export format {format!r} (use csv or gradescope)")
+        moved = store.rename_student(old, new)
+    out.print(f"{old} is now {new} ({moved} submission(s))", soft_wrap=True)
+
+
+@students_app.command("remove")
+def students_remove(student: str, course: CourseOption = None) -> None:
+    """Take a student out of the gradebook and exports; their history stays in the database."""
+    from .grading import GRADEBOOK
+    from .results import now_iso
+    from .store import Store
+
+    c = _load(course)
+    with Store(c.root / GRADEBOOK) as store:
+        name = store.remove_student(student, now_iso())
+    out.print(f"removed {name} (history kept in {GRADEBOOK})", soft_wrap=True)
 
 
 image_app = typer.Typer(no_args_is_help=True, help="Runner images for `grade --backend docker`.")

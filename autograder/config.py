@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -17,7 +18,8 @@ COURSE_FILE = "course.yml"
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024**2, "mb": 1000**2, "mib": 1024**2,
           "g": 1024**3, "gb": 1000**3, "gib": 1024**3}
-_DURATIONS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600}
+_DURATIONS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "day": 86400, "days": 86400,
+              "w": 7 * 86400}
 
 
 def _parse_with_units(value: Any, units: dict[str, int], what: str) -> float:
@@ -41,7 +43,96 @@ def _seconds(value: Any) -> float:
 
 Bytes = Annotated[int, BeforeValidator(_bytes), Field(gt=0)]
 Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+Duration = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]  # 0 allowed: no grace period
 AssignmentId = Annotated[str, Field(pattern=r"^week[0-9]{2}-[a-z0-9][a-z0-9-]*$")]
+END_OF_DAY = dt.time(23, 59, 59)  # a due date without a time is due at the end of that day, local time
+
+
+def _zone(value: Any) -> str:
+    """A time-zone name the system's tz database knows (``Europe/Berlin``, ``UTC``)."""
+    if not isinstance(value, str) or tz_of(value) is None:
+        raise ValueError(f"unknown time zone {value!r} (use a name such as UTC or Europe/Berlin)")
+    return value
+
+
+def tz_of(name: str) -> dt.tzinfo | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _moment(value: Any) -> dt.date | dt.datetime:
+    """A date (``2026-09-14``, due at its end) or a date and time, optionally with a UTC offset
+    (``2026-09-14 17:00``, ``2026-09-14T17:00:00+02:00``): naive times are in the course's time zone."""
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
+        except ValueError:
+            pass
+    raise ValueError(f"expected a date such as 2026-09-14 or a date and time such as 2026-09-14 17:00 or "
+                     f"2026-09-14T17:00:00+02:00, got {value!r}")
+
+
+def _extension(value: Any) -> float | dt.date | dt.datetime:
+    """A per-student extension: a duration added to the due date (``2d``, ``36h``) or a new due date."""
+    try:
+        return _moment(value) if isinstance(value, dt.date) or (isinstance(value, str) and "-" in value) \
+            else _seconds(value)
+    except ValueError:
+        raise ValueError(f"expected a duration such as 2d or 36h, or a new due date such as 2026-09-16 23:59, "
+                         f"got {value!r}") from None
+
+
+Zone = Annotated[str, BeforeValidator(_zone)]
+Moment = Annotated[dt.date | dt.datetime, BeforeValidator(_moment)]
+Extension = Annotated[float | dt.date | dt.datetime, BeforeValidator(_extension)]
+
+
+class Penalty(StrEnum):
+    none = "none"        # lateness is recorded, nothing is deducted
+    percent = "percent"  # ``percent`` of the maximum score per started ``per`` (day or hour), up to ``cap``
+    zero = "zero"        # any lateness beyond the grace period scores zero
+
+
+class LatePolicy(BaseModel):
+    """How late work loses points. Lateness is counted from the due date (plus the student's extension) once
+    the grace period is over: within ``grace`` a submission is on time, after it the periods start counting
+    from the end of the grace period. After ``cutoff`` (measured like the lateness) the score is zero whatever
+    the penalty."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    penalty: Penalty = Penalty.none
+    grace: Duration = 0.0
+    percent: float = Field(default=0.0, ge=0, le=100)   # of the maximum score, per started period
+    per: Literal["day", "hour"] = "day"
+    cap: float = Field(default=100.0, ge=0, le=100)     # at most this percent of the maximum score is deducted
+    cutoff: Duration | None = None
+
+    @model_validator(mode="after")
+    def _percent_given(self) -> LatePolicy:
+        if self.penalty == Penalty.percent and self.percent <= 0:
+            raise ValueError("penalty percent needs `percent:` above 0 (the deduction per day or hour)")
+        return self
+
+    def deduction(self, raw: float, max_score: float, late_seconds: float) -> float:
+        """Points deducted from ``raw`` for ``late_seconds`` of lateness past the (extended) due date; clamped to
+        [0, raw] as nbgrader clamps its late-plugin's result."""
+        over = late_seconds - self.grace
+        if over <= 0:
+            return 0.0
+        if self.penalty == Penalty.zero or (self.cutoff is not None and over > self.cutoff):
+            return raw
+        if self.penalty == Penalty.none:
+            return 0.0
+        periods = math.ceil(over / (86400 if self.per == "day" else 3600))
+        percent = min(self.cap, periods * self.percent)
+        return round(min(raw, max(0.0, max_score * percent / 100)), 6)
 
 
 class GpuUse(StrEnum):
@@ -60,7 +151,11 @@ class Assignment(BaseModel):
     week: int = Field(ge=0)
     notebooks: list[str] = Field(min_length=1)
     release: dt.date
-    due: dt.date
+    due: Moment
+    timezone: Zone | None = None       # default: the course's
+    late: LatePolicy | None = None     # default: the course's
+    # student id -> a duration added to the due date (2d) or a new due date; ids compare as student ids do
+    extensions: dict[str, Extension] = Field(default_factory=dict)
     time_limit: Seconds = 300.0        # the whole submission: running the notebook and every check
     call_time_limit: Seconds = 60.0    # one call from a check into the submission
     memory: Bytes = 2 * 1024**3
@@ -69,7 +164,8 @@ class Assignment(BaseModel):
 
     @model_validator(mode="after")
     def _due_after_release(self) -> Assignment:
-        if self.due < self.release:
+        due = self.due.date() if isinstance(self.due, dt.datetime) else self.due
+        if due < self.release:
             raise ValueError(f"due date {self.due} is before release date {self.release}")
         return self
 
@@ -88,8 +184,32 @@ class Course(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str
+    timezone: Zone = "UTC"                           # of due dates written without an offset
+    late: LatePolicy = Field(default_factory=LatePolicy)  # every assignment's, unless it has its own
+    roster: str = "students.csv"                     # optional; relative to the course folder
     assignments: list[Assignment] = Field(min_length=1)
     root: Path = Field(default=Path("."), exclude=True)
+
+    def late_policy(self, a: Assignment) -> LatePolicy:
+        return a.late or self.late
+
+    def due_at(self, a: Assignment, student: str | None = None) -> dt.datetime:
+        """When ``student``'s work of ``a`` is due (their extension included), as an aware datetime."""
+        from .students import student_key
+
+        zone = tz_of(a.timezone or self.timezone) or dt.UTC
+        due = _aware(a.due, zone)
+        if student is not None:
+            wanted = student_key(student)
+            for name, extension in a.extensions.items():
+                if student_key(name) == wanted:
+                    if isinstance(extension, float | int):
+                        return due + dt.timedelta(seconds=extension)
+                    return _aware(extension, zone)
+        return due
+
+    def roster_path(self) -> Path:
+        return self.root / self.roster
 
     def assignment(self, assignment_id: str) -> Assignment:
         for assignment in self.assignments:
@@ -114,6 +234,12 @@ class Course(BaseModel):
 
     def hidden_tests_dir(self, a: Assignment) -> Path:
         return self.root / "tests" / "hidden" / a.id
+
+
+def _aware(moment: dt.date | dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    if not isinstance(moment, dt.datetime):
+        moment = dt.datetime.combine(moment, END_OF_DAY)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
 def _location(loc: tuple[Any, ...], data: Any) -> str:
@@ -170,6 +296,23 @@ def _check_consistency(course: Course, path: Path) -> None:
         for name in a.notebooks:
             if not (source / name).is_file():
                 raise ConfigError(f"{key}.notebooks: {name} is not in {source.relative_to(course.root)}", path)
+        _check_extensions(a, key, path)
+
+
+def _check_extensions(a: Assignment, key: str, path: Path) -> None:
+    """One extension per student (``Alice`` and ``alice`` are one), and none that ends before the due date."""
+    from .students import student_key
+
+    seen: dict[str, str] = {}
+    for name, extension in a.extensions.items():
+        if student_key(name) in seen:
+            raise ConfigError(f"{key}.extensions: {name!r} and {seen[student_key(name)]!r} are the same student",
+                              path)
+        seen[student_key(name)] = name
+        zone = dt.UTC  # only the order matters here, and both sides are read in the same zone
+        if not isinstance(extension, float | int) and _aware(extension, zone) < _aware(a.due, zone):
+            raise ConfigError(f"{key}.extensions.{name}: the new due date {extension} is before the due date "
+                              f"{a.due}", path)
 
 
 def find_course_file(start: Path | None = None) -> Path:

@@ -8,6 +8,7 @@ grader killed at any point and started again finishes the batch without regradin
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,14 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import pools
-from .config import Assignment, Course
+from .config import Assignment, Course, tz_of
 from .engine import Outcome
 from .errors import NotebookError
 from .harness import collect_expected, submission_program
 from .notebooks import assignment_of, read_notebook
+from .pages import release_headings
 from .program import Program
 from .reports import write_feedback, write_result_json
 from .results import GradeResult, Status, now_iso
+from .roster import apply_roster, load_roster
 from .sandboxes import check_backend
 from .store import Store
 from .students import student_key
@@ -88,6 +91,7 @@ def _known_spellings(store: Store, found: list[Submission]) -> None:
     known: dict[str, str] = {}
     for name in store.student_names():
         known.setdefault(student_key(name), name)
+    known.update(store.aliases())  # names students were renamed from (`autograder students rename`)
     for sub in found:
         sub.student = known.get(student_key(sub.student), sub.student)
 
@@ -114,7 +118,11 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
         if on_warning:
             on_warning(line)
 
-    found = discover(course, assignment, submissions, warn=warn)
+    roster = load_roster(course)  # a broken roster stops the batch before anything runs
+    found = apply_roster(roster, discover(course, assignment, submissions, warn=warn), warn)
+    strangers = [name for name in assignment.extensions if roster and roster.get(name) is None]
+    if strangers:
+        warn(f"course.yml: extensions of {assignment.id} name student(s) not on the roster: {', '.join(strangers)}")
     total_points = sum(t["points"] for t in collect_expected(course, assignment).values())
     with Store(database or course.root / GRADEBOOK) as store:
         _known_spellings(store, found)
@@ -122,6 +130,9 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
         for sub in found:
             if not regrade and store.is_done(sub.student, assignment.id, sub.content_hash):
                 store.note_submission(sub.student, assignment.id, sub.content_hash, sub.submitted_at, sub.source)
+                store.refresh_lateness(sub.student, assignment.id, sub.content_hash,
+                                       lambda r, sub=sub: apply_late_policy(course, assignment, r, sub.submitted_at,
+                                                                            sub.time_source))
                 batch.skipped += 1
                 continue
             try:
@@ -149,10 +160,40 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
     return batch
 
 
+def submitted_moment(course: Course, assignment: Assignment, submitted_at: str) -> dt.datetime | None:
+    """A stored submission time as an aware datetime; a naive one (an LMS file name's) is in course time."""
+    try:
+        moment = dt.datetime.fromisoformat(submitted_at)
+    except ValueError:
+        return None
+    zone = tz_of(assignment.timezone or course.timezone) or dt.UTC
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def apply_late_policy(course: Course, assignment: Assignment, result: GradeResult, submitted_at: str,
+                      time_source: str) -> GradeResult:
+    """Fill in when it was handed in and due, the lateness and the penalty (graded and needs-review results;
+    an ungradable or failed run scores nothing to deduct from)."""
+    due = course.due_at(assignment, result.student)
+    result.due_at = due.astimezone(dt.UTC).isoformat(timespec="seconds")
+    result.time_source = time_source
+    moment = submitted_moment(course, assignment, submitted_at)
+    result.submitted_at = moment.astimezone(dt.UTC).isoformat(timespec="seconds") if moment else submitted_at
+    if moment is None:
+        return result
+    result.late_seconds = max(0.0, (moment - due).total_seconds())
+    if result.status in (Status.graded, Status.needs_review):
+        result.penalty = course.late_policy(assignment).deduction(result.score, result.max_score,
+                                                                   result.late_seconds)
+    return result
+
+
 def _save(course: Course, store: Store, sub: Submission, result: GradeResult, batch: Batch,
           on_result: Callable[[GradeResult], None] | None) -> None:
+    apply_late_policy(course, course.assignment(result.assignment), result, sub.submitted_at, sub.time_source)
     write_result_json(course.root, result)  # files first (atomic); the database commit is what marks it done
-    write_feedback(course.root, result)
+    a = course.assignment(result.assignment)
+    write_feedback(course.root, result, a.title, release_headings(course.release_dir(a), tuple(a.notebooks)))
     store.record(result, sub.submitted_at, sub.source)
     batch.results.append(result)
     if on_result:

@@ -7,6 +7,9 @@ messages), never from the hidden checks' source.
 from __future__ import annotations
 
 import contextlib
+import csv
+import datetime as dt
+import io
 import json
 import os
 import re
@@ -21,9 +24,14 @@ from rich.text import Text
 
 from .harness import TestResult
 from .results import GradeResult, Status
-from .students import folder_name
+from .roster import Student
+from .students import folder_name, student_key
 
-BASE_COLUMNS = ["student", "assignment", "score", "max_score", "status", "reason", "review", "tampered"]
+BASE_COLUMNS = ["student", "assignment", "score", "max_score", "raw_score", "late_penalty", "late_seconds",
+                "submitted_at", "due_at", "override", "status", "reason", "review", "tampered"]
+# nbgrader's `nbgrader export` columns, in its order (nbgrader/plugins/export.py), so scripts written for it work
+NBGRADER_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+                    "raw_score", "late_submission_penalty", "score", "max_score"]
 REASON_WIDTH = 60
 MESSAGE_CAP = 500
 _SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9._@+-]+$")
@@ -122,7 +130,15 @@ def _headline(result: GradeResult, esc: Callable[[str], str] = _md) -> list[str]
         return ["Not graded yet. The grader had a problem with your submission (not your fault); "
                 "it will be graded again."]
     provisional = result.status == Status.needs_review
-    lines = [f"Score: {_num(result.score)} / {_num(result.max_score)}" + (" (provisional)" if provisional else "")]
+    score = f"Score: {_num(result.final_score)} / {_num(result.max_score)}"
+    if result.penalty and result.override is None:
+        score += f" (checks {_num(result.score)}, late penalty −{_num(result.penalty)})"
+    lines = [score + (" (provisional)" if provisional else "")]
+    if result.late_seconds > 0:
+        lines.append(f"Handed in {late_text(result.late_seconds)} after the due date ({esc(result.due_at)}).")
+    if result.override is not None:
+        lines.append(f"Score set by the course staff: {_num(result.final_score)} "
+                     f"(checks gave {_num(result.score)}): {esc(str(result.override.get('comment', '')))}")
     if provisional:
         # The reasons name the student's own cells and functions, never anything of the hidden checks.
         lines.append("This score is provisional, pending a review by the course staff: "
@@ -135,6 +151,15 @@ def _headline(result: GradeResult, esc: Callable[[str], str] = _md) -> list[str]
         lines.append("Locked cells you changed or deleted were restored from the released notebook before "
                      "grading: " + ", ".join(esc(t) for t in result.tampered) + ".")
     return lines
+
+
+def late_text(seconds: float) -> str:
+    """``2 d 3 h 4 min`` (whole minutes, rounded up: a second late is late)."""
+    minutes = -(-int(seconds) // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{mins} min" if mins else ""]
+    return " ".join(filter(None, parts)) or "0 min"
 
 
 def _checks_table(tests: list[TestResult]) -> list[str]:
@@ -162,10 +187,15 @@ def feedback_markdown(result: GradeResult) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def write_feedback(root: Path, result: GradeResult) -> Path:
-    """``feedback/<student>/<assignment>/feedback.md`` (nbgrader's feedback folder)."""
-    path = root / "feedback" / folder_name(result.student) / _component(result.assignment) / "feedback.md"
-    return atomic_write(path, feedback_markdown(result))
+def write_feedback(root: Path, result: GradeResult, title: str = "", headings: dict[str, str] | None = None
+                   ) -> Path:
+    """``feedback/<student>/<assignment>/feedback.md`` (nbgrader's feedback folder) and ``feedback.html`` beside
+    it (the page a student opens); returns the Markdown's path."""
+    from .pages import feedback_html
+
+    folder = root / "feedback" / folder_name(result.student) / _component(result.assignment)
+    atomic_write(folder / "feedback.html", feedback_html(result, title, headings))
+    return atomic_write(folder / "feedback.md", feedback_markdown(result))
 
 
 # --- gradebook exports --------------------------------------------------------------------------------------
@@ -192,8 +222,11 @@ def grades_frame(results: Iterable[GradeResult]) -> pd.DataFrame:
     columns = _test_columns(ordered)
     rows = []
     for r in ordered:
-        row: dict[str, Any] = {"student": r.student, "assignment": r.assignment, "score": r.score,
-                               "max_score": r.max_score, "status": r.status.value, "reason": r.reason,
+        row: dict[str, Any] = {"student": r.student, "assignment": r.assignment, "score": r.final_score,
+                               "max_score": r.max_score, "raw_score": r.score, "late_penalty": r.penalty,
+                               "late_seconds": r.late_seconds, "submitted_at": r.submitted_at, "due_at": r.due_at,
+                               "override": "" if r.override is None else r.override["points"],
+                               "status": r.status.value, "reason": r.reason,
                                "review": "; ".join(r.review), "tampered": "; ".join(r.tampered)}
         row.update({columns[(t.test_id, t.name)]: t.score for t in r.tests})
         rows.append(row)
@@ -211,8 +244,8 @@ def gradescope_json(result: GradeResult) -> dict[str, Any]:
     if result.cell_errors:
         output += "\nErrors while running your notebook:\n" + "\n".join(_cell_errors(result.cell_errors, _plain))
     return {
-        "score": result.score,
-        "execution_time": round(result.duration_s),
+        "score": result.final_score,
+        "execution_time": result.duration_s,  # exact seconds: Gradescope takes a number, not an integer
         "output": output,
         "visibility": "visible",
         "stdout_visibility": "hidden",
@@ -231,16 +264,78 @@ def export_gradescope(results: list[GradeResult], folder: Path) -> list[Path]:
             for r in sorted(results, key=lambda r: r.student) if r.status != Status.error]
 
 
+def _naive_utc(iso: str) -> str:
+    """nbgrader writes its dates as ``str()`` of a naive UTC datetime (``2026-09-14 21:59:59``)."""
+    if not iso:
+        return ""
+    moment = dt.datetime.fromisoformat(iso)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return str(moment)
+
+
+def nbgrader_rows(assignment: str, due_at: str, max_score: float, results: list[GradeResult],
+                  roster: list[Student]) -> list[dict[str, Any]]:
+    """``nbgrader export`` rows of one assignment: every roster student (and anyone graded who is not on it), a
+    student with no submission with an empty timestamp and scores of 0.0; score = raw - penalty, or the
+    override."""
+    by_key = {student_key(r.student): r for r in results}
+    people = list(roster) + [Student(r.student) for r in results
+                             if not any(student_key(s.id) == student_key(r.student) for s in roster)]
+    rows = []
+    for person in sorted(people, key=lambda s: student_key(s.id)):
+        r = by_key.get(student_key(person.id))
+        scored = r is not None and r.status != Status.error
+        rows.append({"assignment": assignment, "duedate": _naive_utc(due_at),
+                     "timestamp": _naive_utc(r.submitted_at) if r is not None else "", "student_id": person.id,
+                     "last_name": person.last_name, "first_name": person.first_name, "email": person.email,
+                     "raw_score": r.score if scored else 0.0, "late_submission_penalty": r.penalty if scored else 0.0,
+                     "score": r.final_score if scored else 0.0, "max_score": r.max_score if r else max_score})
+    return rows
+
+
+def export_nbgrader_csv(rows: list[dict[str, Any]], path: Path) -> Path:
+    """The CSV ``nbgrader export`` writes (same header and order; fields quoted only where they must be)."""
+    return atomic_write(path, pd.DataFrame(rows, columns=NBGRADER_COLUMNS).to_csv(index=False, lineterminator="\n"))
+
+
+def export_canvas_csv(title: str, results: list[GradeResult], roster: list[Student], max_score: float,
+                      path: Path) -> Path:
+    """A Canvas gradebook import: ``Student,ID,SIS Login ID,Section`` then the assignment (matched by its title;
+    Canvas reads ``ID`` as its user id, the roster's ``lms_id``), a ``Points Possible`` row, scores to 2
+    decimals with penalties and overrides applied; no submission is a blank cell (no score)."""
+    by_key = {student_key(r.student): r for r in results}
+    people = list(roster) or [Student(r.student) for r in results]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["Student", "ID", "SIS Login ID", "Section", title])
+    writer.writerow(["    Points Possible", "", "", "", _num(max_score)])
+    for person in sorted(people, key=lambda s: (s.sortable_name.casefold(), s.id)):
+        r = by_key.get(student_key(person.id))
+        score = f"{round(r.final_score, 2):g}" if r is not None and r.status != Status.error else ""
+        writer.writerow([person.sortable_name, person.lms_id, person.id, person.section, score])
+    return atomic_write(path, buffer.getvalue())
+
+
+def results_json(results: list[GradeResult]) -> list[dict[str, Any]]:
+    """What ``grade --json`` prints: one object per result, as result.json holds it."""
+    return [r.to_json() for r in results]
+
+
 def summary_table(results: list[GradeResult], title: str | None = None) -> Table:
     """The CLI's overview: one row per result (plain text cells, so no markup in a reason is interpreted)."""
     table = Table(title=title, title_justify="left")
-    for column, justify in (("student", "left"), ("score", "right"), ("max", "right"), ("status", "left"),
-                            ("reason", "left")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    any_late = any(r.late_seconds for r in results)  # the column only when someone was late
+    for column, justify in (("student", "left"), ("score", "right"), ("max", "right"), ("late", "left"),
+                            ("status", "left"), ("reason", "left")):
+        if column != "late" or any_late:
+            table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for r in results:
         reason = " ".join("; ".join(filter(None, [*r.review, r.reason])).split())
         if len(reason) > REASON_WIDTH:
             reason = reason[: REASON_WIDTH - 1] + "…"
-        table.add_row(Text(r.student), _num(r.score), _num(r.max_score),
+        late = (late_text(r.late_seconds) + (f" −{_num(r.penalty)}" if r.penalty else "")) if r.late_seconds else ""
+        score = _num(r.final_score) + ("*" if r.override is not None else "")
+        table.add_row(Text(r.student), score, _num(r.max_score), *([Text(late)] if any_late else []),
                       Text(r.status.value, style=_STATUS_STYLE[r.status]), Text(reason))
     return table

@@ -12,8 +12,8 @@ from typing import Any
 
 from .harness import CheckRun, TestResult
 
-RESULT_SCHEMA_VERSION = 2  # 2: status needs_review, fields review and tampered
-READABLE_SCHEMA_VERSIONS = (1, 2)
+RESULT_SCHEMA_VERSION = 3  # 2: status needs_review, fields review and tampered; 3: lateness, penalty, override
+READABLE_SCHEMA_VERSIONS = (1, 2, 3)
 
 
 class Status(StrEnum):
@@ -49,6 +49,23 @@ class GradeResult:
     backend: str = ""
     started_at: str = ""
     duration_s: float = 0.0
+    # When it was handed in, and how that is known (timestamp.txt, zip entry time, file name, file modified
+    # time); when it was due for this student (extension included); how late past that (0 when on time), and
+    # the points the late policy deducts from ``score`` (the raw score, which stays as the checks gave it).
+    submitted_at: str = ""
+    time_source: str = ""
+    due_at: str = ""
+    late_seconds: float = 0.0
+    penalty: float = 0.0
+    # A person's override of the final score (``autograder override``): points, and who, when and why.
+    override: dict[str, Any] | None = None
+
+    @property
+    def final_score(self) -> float:
+        """What counts: the override when there is one, else the raw score less the late penalty (never < 0)."""
+        if self.override is not None:
+            return float(self.override["points"])
+        return max(0.0, round(self.score - self.penalty, 6))
 
     @classmethod
     def from_run(cls, student: str, assignment: str, content_hash: str, run: CheckRun, **extra: Any
@@ -67,6 +84,7 @@ class GradeResult:
         data = asdict(self)
         del data["check_output"]
         data["status"] = self.status.value
+        data["final_score"] = self.final_score
         data["schema_version"] = RESULT_SCHEMA_VERSION
         return data
 
@@ -77,6 +95,7 @@ class GradeResult:
             raise ValueError("unsupported result schema version")
         data["status"] = Status(data["status"])
         data["tests"] = [TestResult(**t) for t in data.get("tests", [])]
+        data.pop("final_score", None)
         return cls(**data)
 
 

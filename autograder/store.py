@@ -20,9 +20,10 @@ from typing import Any, ParamSpec, TypeVar
 
 from .errors import UserError
 from .harness import TestResult
-from .results import GradeResult, Status
+from .results import GradeResult, Status, now_iso
 
-SCHEMA_VERSION = 2  # 2: status needs_review; runs.review_json, runs.tampered_json and runs.check_output
+SCHEMA_VERSION = 3  # 2: status needs_review; runs.review_json, runs.tampered_json and runs.check_output
+# 3: runs' lateness columns, the overrides table, removed_students (see _migrate_2_to_3)
 BUSY_TIMEOUT_MS = 30_000
 
 _RUNS = """CREATE TABLE runs (
@@ -48,7 +49,7 @@ _RUNS_INDEXES = [
     "CREATE UNIQUE INDEX runs_one_latest ON runs (submission_id) WHERE is_latest = 1",
 ]
 
-_SCHEMA = [
+_SCHEMA = [  # version 2; later versions are reached by their migration steps, for new and old files alike
     """CREATE TABLE students (
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE)""",
@@ -78,16 +79,24 @@ _SCHEMA = [
 # The latest run of each student's most recent submission (highest submissions.id) of one assignment.
 _LATEST_RUNS = """
     SELECT st.name, s.assignment, s.content_hash, r.id, r.status, r.score, r.max_score, r.reason, r.backend,
-           r.started_at, r.duration_s, r.output, r.cell_errors_json, r.review_json, r.tampered_json, r.check_output
+           r.started_at, r.duration_s, r.output, r.cell_errors_json, r.review_json, r.tampered_json, r.check_output,
+           r.submitted_at, r.time_source, r.due_at, r.late_seconds, r.penalty,
+           (SELECT json_object('points', o.points, 'comment', o.comment, 'author', o.author, 'at', o.created_at)
+            FROM overrides o WHERE o.student_id = st.id AND o.assignment = s.assignment
+            ORDER BY o.id DESC LIMIT 1) AS override_json
     FROM submissions s
     JOIN students st ON st.id = s.student_id
     JOIN runs r ON r.submission_id = s.id AND r.is_latest = 1
     WHERE s.assignment = :assignment
+      AND st.id NOT IN (SELECT student_id FROM removed_students)
       AND s.id = (SELECT s2.id FROM submissions s2
                   WHERE s2.student_id = s.student_id AND s2.assignment = :assignment
                   ORDER BY s2.submitted_at DESC, s2.id DESC LIMIT 1)
     ORDER BY st.name
 """
+
+_STUDENTS = """SELECT st.id, st.name, rm.removed_at FROM students st
+               LEFT JOIN removed_students rm ON rm.student_id = st.id"""
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -165,8 +174,12 @@ class Store:
                                 self.path)
             for statement in _SCHEMA:
                 self._conn.execute(statement)
+            version = 2
         if version == 1:
             self._migrate_1_to_2()
+            version = 2
+        if version == 2:
+            self._migrate_2_to_3()
         self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _migrate_1_to_2(self) -> None:
@@ -184,6 +197,32 @@ class Store:
         broken = conn.execute("PRAGMA foreign_key_check").fetchall()
         if broken:
             raise UserError(f"the gradebook's references are broken ({len(broken)} row(s)); restore it", self.path)
+
+    def _migrate_2_to_3(self) -> None:
+        """Late policy and audit: each run records when it was handed in and how that is known, when it was due
+        for that student, its lateness and the late penalty (old runs: unknown time, no penalty); overrides keep
+        every score a person set, with who, when and why; a removed student keeps their history."""
+        conn = self._conn
+        for column in ("submitted_at TEXT NOT NULL DEFAULT ''", "time_source TEXT NOT NULL DEFAULT ''",
+                       "due_at TEXT NOT NULL DEFAULT ''", "late_seconds REAL NOT NULL DEFAULT 0",
+                       "penalty REAL NOT NULL DEFAULT 0"):
+            conn.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+        conn.execute("""CREATE TABLE removed_students (
+            student_id INTEGER PRIMARY KEY REFERENCES students(id),
+            removed_at TEXT NOT NULL)""")
+        conn.execute("""CREATE TABLE overrides (
+            id INTEGER PRIMARY KEY,
+            student_id INTEGER NOT NULL REFERENCES students(id),
+            assignment TEXT NOT NULL,
+            points REAL NOT NULL,
+            comment TEXT NOT NULL,
+            author TEXT NOT NULL,
+            created_at TEXT NOT NULL)""")
+        conn.execute("CREATE INDEX overrides_by_student ON overrides (student_id, assignment)")
+        # a name a student was renamed from: files under it are filed under the student from then on
+        conn.execute("""CREATE TABLE student_aliases (
+            alias TEXT PRIMARY KEY,
+            student_id INTEGER NOT NULL REFERENCES students(id))""")
 
     @contextmanager
     def _transaction(self, kind: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
@@ -209,6 +248,27 @@ class Store:
                    WHERE assignment = ? AND content_hash = ?
                      AND student_id = (SELECT id FROM students WHERE name = ?)""",
                 (submitted_at, path, assignment, content_hash, student))
+
+    @_translated
+    def refresh_lateness(self, student: str, assignment: str, content_hash: str,
+                         compute: Callable[[GradeResult], GradeResult]) -> None:
+        """Re-apply the late policy to this submission's latest run (course.yml's due date, extensions or policy
+        may have changed since it was graded; the checks' score is not touched)."""
+        with self._transaction() as conn:
+            row = conn.execute(
+                """SELECT r.id, r.status, r.score, r.max_score, s.submitted_at, r.time_source FROM runs r
+                   JOIN submissions s ON s.id = r.submission_id JOIN students st ON st.id = s.student_id
+                   WHERE st.name = ? AND s.assignment = ? AND s.content_hash = ? AND r.is_latest = 1""",
+                (student, assignment, content_hash)).fetchone()
+            if row is None:
+                return
+            run_id, status, score, max_score, submitted_at, time_source = row
+            fresh = compute(GradeResult(student, assignment, content_hash, Status(status), score=score,
+                                        max_score=max_score, submitted_at=submitted_at, time_source=time_source))
+            conn.execute("""UPDATE runs SET submitted_at = ?, due_at = ?, late_seconds = ?, penalty = ?,
+                            time_source = ? WHERE id = ?""",
+                         (fresh.submitted_at, fresh.due_at, fresh.late_seconds, fresh.penalty, fresh.time_source,
+                          run_id))
 
     def record(self, result: GradeResult, submitted_at: str, path: str) -> int:
         """Store one result as the new latest run of its submission; return the run id."""
@@ -242,12 +302,14 @@ class Store:
     def _insert_run(conn: sqlite3.Connection, submission_id: int, result: GradeResult) -> int:
         cursor = conn.execute(
             """INSERT INTO runs (submission_id, status, score, max_score, reason, backend, started_at, duration_s,
-                                 output, cell_errors_json, is_latest, review_json, tampered_json, check_output)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)""",
+                                 output, cell_errors_json, is_latest, review_json, tampered_json, check_output,
+                                 submitted_at, time_source, due_at, late_seconds, penalty)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (submission_id, Status(result.status).value, result.score, result.max_score, result.reason,
              result.backend, result.started_at, result.duration_s, result.output,
              json.dumps(result.cell_errors, sort_keys=True), json.dumps(result.review),
-             json.dumps(result.tampered), result.check_output))
+             json.dumps(result.tampered), result.check_output, result.submitted_at, result.time_source,
+             result.due_at, result.late_seconds, result.penalty))
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
@@ -272,6 +334,13 @@ class Store:
             return [name for (name,) in self._conn.execute("SELECT name FROM students ORDER BY id")]
 
     @_translated
+    def aliases(self) -> dict[str, str]:
+        """Renamed-from names (as student keys) -> the student's id now."""
+        with self._lock:
+            return dict(self._conn.execute(
+                "SELECT a.alias, st.name FROM student_aliases a JOIN students st ON st.id = a.student_id"))
+
+    @_translated
     def latest(self, assignment: str) -> list[GradeResult]:
         """The gradebook of one assignment: each student's most recent submission's latest run, by student."""
         with self._transaction("DEFERRED") as conn:
@@ -284,6 +353,90 @@ class Store:
         for run_id, test_id, name, description, points, passed, message in tests:
             by_run.setdefault(run_id, []).append(TestResult(test_id, name, description, points, bool(passed), message))
         return [_result(row, by_run.get(row[3], [])) for row in runs]
+
+    # --- people: overrides and the student list ---------------------------------------------------------------
+
+    def _student_id(self, conn: sqlite3.Connection, student: str, *, removed: bool = False) -> int:
+        from .students import student_key
+
+        rows = conn.execute(_STUDENTS).fetchall()
+        wanted = student_key(student)
+        for row_id, name, removed_at in rows:
+            if student_key(name) == wanted and (removed or removed_at is None):
+                return int(row_id)
+        raise UserError(f"no student {student!r} in the gradebook (`autograder students` lists them)", self.path)
+
+    @_translated
+    def override(self, student: str, assignment: str, points: float, comment: str, author: str, at: str) -> None:
+        """Record a person's score for ``student``'s ``assignment``; earlier overrides stay as the audit trail."""
+        with self._transaction() as conn:
+            student_id = self._student_id(conn, student)
+            if conn.execute("SELECT 1 FROM submissions WHERE student_id = ? AND assignment = ?",
+                            (student_id, assignment)).fetchone() is None:
+                raise UserError(f"{student!r} has no graded submission of {assignment}; grade it first", self.path)
+            conn.execute("""INSERT INTO overrides (student_id, assignment, points, comment, author, created_at)
+                            VALUES (?, ?, ?, ?, ?, ?)""", (student_id, assignment, points, comment, author, at))
+
+    @_translated
+    def overrides(self, assignment: str | None = None) -> list[dict[str, Any]]:
+        """Every override ever recorded (the audit trail), oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                """SELECT st.name, o.assignment, o.points, o.comment, o.author, o.created_at
+                   FROM overrides o JOIN students st ON st.id = o.student_id
+                   WHERE :a IS NULL OR o.assignment = :a ORDER BY o.id""", {"a": assignment}).fetchall()
+        keys = ("student", "assignment", "points", "comment", "author", "at")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    @_translated
+    def students(self, include_removed: bool = False) -> list[dict[str, Any]]:
+        """The students of the gradebook with how many submissions each has, and when they were removed."""
+        with self._lock:
+            rows = self._conn.execute(
+                """SELECT st.name, rm.removed_at, COUNT(s.id) FROM students st
+                   LEFT JOIN removed_students rm ON rm.student_id = st.id
+                   LEFT JOIN submissions s ON s.student_id = st.id GROUP BY st.id ORDER BY st.name""").fetchall()
+        return [{"student": name, "removed_at": removed, "submissions": count} for name, removed, count in rows
+                if include_removed or removed is None]
+
+    @_translated
+    def remove_student(self, student: str, at: str) -> str:
+        """Hide a student (a phantom, a dropped student) from the gradebook; their runs stay in the database."""
+        with self._transaction() as conn:
+            student_id = self._student_id(conn, student)
+            conn.execute("INSERT INTO removed_students (student_id, removed_at) VALUES (?, ?)", (student_id, at))
+            return str(conn.execute("SELECT name FROM students WHERE id = ?", (student_id,)).fetchone()[0])
+
+    @_translated
+    def rename_student(self, old: str, new: str) -> int:
+        """Give ``old`` the id ``new``; if ``new`` is already a student, move ``old``'s submissions to them (a
+        phantom such as ``frank (1)`` merged into ``frank``). A submission ``new`` already has (same content)
+        stays with ``old``, which is then removed, so nothing is deleted. Files named ``old`` in later batches
+        are filed under ``new`` (an alias). Returns the submissions moved."""
+        from .students import student_key
+
+        with self._transaction() as conn:
+            source = self._student_id(conn, old)
+            rows = conn.execute(_STUDENTS).fetchall()
+            target = next((int(i) for i, name, _ in rows if student_key(name) == student_key(new) and i != source),
+                          None)
+            old_name = next(name for i, name, _ in rows if i == source)
+            conn.execute("INSERT OR REPLACE INTO student_aliases (alias, student_id) VALUES (?, ?)",
+                         (student_key(old_name), target if target is not None else source))
+            if target is None:
+                conn.execute("UPDATE students SET name = ? WHERE id = ?", (new, source))
+                return int(conn.execute("SELECT COUNT(*) FROM submissions WHERE student_id = ?",
+                                        (source,)).fetchone()[0])
+            moved = conn.execute(
+                """UPDATE submissions SET student_id = :target WHERE student_id = :source AND NOT EXISTS (
+                       SELECT 1 FROM submissions t WHERE t.student_id = :target
+                       AND t.assignment = submissions.assignment AND t.content_hash = submissions.content_hash)""",
+                {"target": target, "source": source}).rowcount
+            conn.execute("UPDATE overrides SET student_id = ? WHERE student_id = ?", (target, source))
+            conn.execute("INSERT OR IGNORE INTO removed_students (student_id, removed_at) VALUES (?, ?)",
+                         (source, now_iso()))
+            conn.execute("DELETE FROM removed_students WHERE student_id = ?", (target,))
+            return int(moved)
 
     def close(self) -> None:
         with self._lock:
@@ -299,9 +452,12 @@ class Store:
 
 def _result(row: tuple[Any, ...], tests: list[TestResult]) -> GradeResult:
     (student, assignment, content_hash, _run_id, status, score, max_score, reason, backend, started_at,
-     duration_s, output, cell_errors_json, review_json, tampered_json, check_output) = row
+     duration_s, output, cell_errors_json, review_json, tampered_json, check_output, submitted_at, time_source,
+     due_at, late_seconds, penalty, override_json) = row
     return GradeResult(student, assignment, content_hash, Status(status), score=score, max_score=max_score,
                        reason=reason, tests=tests, cell_errors=json.loads(cell_errors_json), output=output,
                        backend=backend, started_at=started_at, duration_s=duration_s,
                        review=json.loads(review_json), tampered=json.loads(tampered_json),
-                       check_output=check_output)
+                       check_output=check_output, submitted_at=submitted_at, time_source=time_source,
+                       due_at=due_at, late_seconds=late_seconds, penalty=penalty,
+                       override=json.loads(override_json) if override_json else None)

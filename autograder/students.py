@@ -47,6 +47,13 @@ _CANVAS_ANONYMOUS = re.compile(r"^(?P<late>late_)?(?P<uid>anon_[a-z0-9]+)_(?P<fi
 # Moodle "Download all submissions": <full name>_<participant id>_assignsubmission_file/ (a folder per student) or,
 # flat, the same prefix and "_" before the file name (mod/assign/classes/downloader.php).
 _MOODLE = re.compile(r"^(?P<name>.+?)_(?P<uid>\d+)_assignsubmission_[a-z]+(?:_(?P<file>.+))?$")
+# Gradescope "Export Submissions": a folder submission_<submission id>/ per submission, the submitters and times in
+# submission_metadata.yml beside them.
+_GRADESCOPE = re.compile(r"^submission_(?P<sid>\d+)$")
+# Blackboard "Download assignment": <assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file name>, the attempt's
+# time in the server's time zone (taken as the course's).
+_BLACKBOARD = re.compile(r"^(?P<assignment>.+?)_(?P<name>[^_]+)_attempt_"
+                         r"(?P<time>\d{4}-\d{2}-\d{2})-(?P<h>\d{2})-(?P<m>\d{2})-(?P<s>\d{2})(?:_(?P<file>.+))?$")
 
 
 def normalise(raw: str) -> str:
@@ -144,7 +151,9 @@ class NameInFile:
     ``student``: the id (normalised). ``lms``: ``canvas``, ``moodle`` or ``""`` for a plain ``<student>.ipynb``.
     ``lms_id``: the LMS's id for the student (Canvas user id or ``anon_…``, Moodle participant id), for telling
     apart two students of the same name and for mapping to a roster. ``late``: Canvas marked the file LATE.
-    ``copy``: the copy number a browser or file manager added (0 for none).
+    ``copy``: the copy number a browser or file manager added (0 for none). ``time``: when it was handed in,
+    where the name says so (Blackboard), as a naive ISO time in the course's time zone. ``email``: the student's
+    e-mail where the LMS gives it (Gradescope's metadata).
     """
 
     student: str
@@ -152,6 +161,8 @@ class NameInFile:
     lms_id: str = ""
     late: bool = False
     copy: int = 0
+    time: str = ""
+    email: str = ""
 
 
 def strip_copy_marks(stem: str) -> tuple[str, int]:
@@ -181,6 +192,10 @@ def student_of_file(filename: str) -> NameInFile:
     if moodle is not None:
         return moodle
     stem = stem_of(filename)
+    board = _BLACKBOARD.match(stem)
+    if board:
+        time = f"{board.group('time')}T{board.group('h')}:{board.group('m')}:{board.group('s')}"
+        return NameInFile(normalise(board.group("name")), "blackboard", time=time)
     found = _CANVAS_ANONYMOUS.match(stem) or _CANVAS.match(stem)
     if found:
         uid = found.group("uid")
@@ -196,6 +211,18 @@ def student_of_moodle_folder(name: str) -> NameInFile | None:
     if found is None:
         return None
     return NameInFile(normalise(found.group("name")), "moodle", found.group("uid"))
+
+
+def student_of_gradescope_folder(name: str, metadata: dict[str, dict[str, str]]) -> NameInFile | None:
+    """The submitter of a Gradescope export folder (``submission_123456``), from its metadata when there is any:
+    the name, with the SID as the LMS id (what a roster's ``lms_id`` holds) and the e-mail."""
+    found = _GRADESCOPE.match(name)
+    if found is None:
+        return None
+    meta = metadata.get(name, {})
+    student = normalise(meta.get("name", "")) or name
+    return NameInFile(student, "gradescope", meta.get("sid", "") or found.group("sid"), time=meta.get("time", ""),
+                      email=meta.get("email", ""))
 
 
 def notebook_key(filename: str) -> str:

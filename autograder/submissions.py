@@ -42,6 +42,7 @@ from .students import (
     shown,
     student_key,
     student_of_file,
+    student_of_gradescope_folder,
     student_of_moodle_folder,
 )
 
@@ -49,6 +50,8 @@ NOTEBOOK_CAP = 20 * 1024**2       # bytes per notebook
 ZIP_MAX_ENTRIES = 10_000
 ZIP_MAX_TOTAL = 2 * 1024**3       # uncompressed bytes in one zip
 TIMESTAMP_FILE = "timestamp.txt"  # written by nbgrader's exchange beside the submitted notebooks
+GRADESCOPE_METADATA = "submission_metadata.yml"  # Gradescope's export: who and when, per submission_<id>/ folder
+ZIP_MAX_METADATA = 20 * 1024**2
 JUNK_FOLDERS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}  # never submissions, wherever they are
 LISTED = 8                        # names a warning lists before "and N more"
 _CHUNK = 1024 * 1024
@@ -75,6 +78,11 @@ class Submission:
     review: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     lms_id: str = ""
+    # how ``submitted_at`` is known: timestamp.txt, gradescope metadata, zip entry time, file name (an LMS name
+    # that carries the time), file modified time
+    time_source: str = ""
+    lms: str = ""
+    email: str = ""
 
 
 def discover(course: Course, assignment: Assignment, submissions: Path | None = None, *,
@@ -115,6 +123,7 @@ class _File:
     path: Path
     mtime: float
     defect: str | None = None
+    time_source: str = "file modified time"
 
     def problem(self, name: str) -> str | None:
         return self.defect.replace("{name}", name) if self.defect else None
@@ -129,6 +138,7 @@ class _StudentFolder:
     source: str
     timestamp: str | None = None  # nbgrader's timestamp.txt, as ISO-8601 UTC
     mtime: float = 0.0            # the folder's own, for a folder without notebooks
+    timestamp_source: str = TIMESTAMP_FILE
 
     @property
     def time(self) -> str:
@@ -199,7 +209,7 @@ def _names(items: list[str]) -> str:
 # --- a submission from its chosen files ---------------------------------------------------------------------
 
 def _submission(who: NameInFile, files: dict[str, _File | None], submitted_at: str, source: str, *,
-                review: Iterable[str] = (), notes: Iterable[str] = ()) -> Submission:
+                review: Iterable[str] = (), notes: Iterable[str] = (), time_source: str = "") -> Submission:
     """The submission of ``who`` made of ``files`` (notebook name -> file, None when missing), hashed in the
     assignment's notebook order; problems, and reasons for review, are part of the hash."""
     student, name_problem = resolve(who.student)
@@ -217,7 +227,7 @@ def _submission(who: NameInFile, files: dict[str, _File | None], submitted_at: s
         digest.update(b"\0problem:" + problem.encode("utf-8", "surrogateescape"))
     notebooks = None if problem else {name: file.path for name, file in files.items() if file is not None}
     return Submission(student, notebooks, digest.hexdigest(), submitted_at, problem, source, review, list(notes),
-                      who.lms_id)
+                      who.lms_id, time_source, who.lms, who.email)
 
 
 def _warn_decisions(found: list[Submission], warn: Warn) -> None:
@@ -275,7 +285,13 @@ def _newest(items: list[tuple[NameInFile, _File]], notebook: str, source: Callab
         if len(tied) > 1 and len({_digest(file.path) for file in tied}) > 1:
             review.append(f"{_names(sorted(f.shown for f in tied))} were handed in at the same time and differ; "
                           f"{chosen.shown} was graded")
-    return _submission(who, {notebook: chosen}, _iso(chosen.mtime), source(chosen), review=review, notes=notes)
+    # timestamp.txt is not in a flat folder; then the zip entry's time, the LMS name's, the file's own
+    if chosen.time_source != "zip entry time" and who.time:
+        when, time_source = who.time, "file name"
+    else:
+        when, time_source = _iso(chosen.mtime), chosen.time_source
+    return _submission(who, {notebook: chosen}, when, source(chosen), review=review, notes=notes,
+                       time_source=time_source)
 
 
 @dataclass(frozen=True)
@@ -478,9 +494,16 @@ def _from_student_folders(course: Course, assignment: Assignment, folders: list[
         if len(group) > 1:
             notes.insert(0, f"graded {folder.source}, the newest of {len(group)} folders; not graded: "
                          + _names([f.source for f in group[:-1]]))
-        graded = [f.mtime for f in files.values() if f is not None and f.defect is None]
-        when = folder.timestamp or (_iso(max(graded)) if graded else folder.time)
-        found.append(_submission(folder.who, files, when, folder.source, review=review, notes=notes))
+        graded = [f for f in files.values() if f is not None and f.defect is None]
+        newest = max(graded, key=lambda f: f.mtime) if graded else None
+        if folder.timestamp:
+            when, time_source = folder.timestamp, folder.timestamp_source
+        elif newest is not None:
+            when, time_source = _iso(newest.mtime), newest.time_source
+        else:
+            when, time_source = folder.time, "folder modified time"
+        found.append(_submission(folder.who, files, when, folder.source, review=review, notes=notes,
+                                 time_source=time_source))
     return found
 
 
@@ -500,13 +523,16 @@ def _from_folder(course: Course, assignment: Assignment, folder: Path, warn: War
     if base is not None:
         return _from_nbgrader(course, assignment, base, warn)
     claims, moodle, others, skipped = [], [], [], []
+    metadata = _gradescope_metadata_file(folder / GRADESCOPE_METADATA)
     for entry in _entries(folder):
         is_dir = entry.is_dir() and not entry.is_symlink()
-        who = student_of_moodle_folder(entry.name) if is_dir else None
+        who = _lms_folder(entry.name, metadata) if is_dir else None
+        if entry.name == GRADESCOPE_METADATA and metadata:
+            continue
         if _is_junk([entry.name]) or (not is_dir and not _is_notebook(entry.name)):
             skipped.append(entry.name + ("/" if is_dir else ""))
         elif who is not None:
-            moodle.append(_disk_folder(who, entry, entry.name))
+            moodle.append(_lms_student_folder(who, entry))
         elif is_dir:
             others.append(entry)
         else:
@@ -556,6 +582,55 @@ def _nothing_in(folder: Path, subfolders: list[Path], skipped: list[str], assign
     if others:
         return UserError(f"holds no notebooks (.ipynb) to grade, only {_names(others)}", folder)
     return UserError("is empty: there are no submissions to grade", folder)
+
+
+# --- Gradescope's export: submission_<id>/ folders and submission_metadata.yml ------------------------------------
+
+def _lms_folder(name: str, metadata: dict[str, dict[str, str]]) -> NameInFile | None:
+    return student_of_moodle_folder(name) or student_of_gradescope_folder(name, metadata)
+
+
+def _lms_student_folder(who: NameInFile, folder: Path) -> _StudentFolder:
+    found = _disk_folder(who, folder, folder.name)
+    if who.time:
+        found.timestamp, found.timestamp_source = who.time, "gradescope metadata"
+    return found
+
+
+def _gradescope_metadata_file(path: Path) -> dict[str, dict[str, str]]:
+    try:
+        if not path.is_file() or path.stat().st_size > ZIP_MAX_METADATA:
+            return {}
+        return _gradescope_metadata(path.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return {}
+
+
+def _gradescope_metadata(text: str) -> dict[str, dict[str, str]]:
+    """``submission_<id>`` -> name, sid, email and time (ISO UTC) of its first submitter, from Gradescope's
+    submission_metadata.yml (Ruby symbol keys such as ``:submitters:``); {} when it cannot be read."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    found: dict[str, dict[str, str]] = {}
+    for key, entry in (data or {}).items() if isinstance(data, dict) else ():
+        if not isinstance(entry, dict):
+            continue
+        entry = {str(k).lstrip(":"): v for k, v in entry.items()}
+        people = entry.get("submitters") or [{}]
+        first = {str(k).lstrip(":"): v for k, v in people[0].items()} if isinstance(people[0], dict) else {}
+        created = entry.get("created_at")
+        try:
+            when = _utc_iso(created) if isinstance(created, dt.datetime) else \
+                _utc_iso(date_parser.parse(str(created))) if created else ""
+        except (ValueError, OverflowError):
+            when = ""
+        found[str(key)] = {"name": str(first.get("name") or ""), "sid": str(first.get("sid") or ""),
+                           "email": str(first.get("email") or ""), "time": when}
+    return found
 
 
 # --- a zip of submissions -------------------------------------------------------------------------------------
@@ -636,23 +711,33 @@ def _from_zip(course: Course, assignment: Assignment, path: Path, scratch: Path,
         files: dict[int, _File] = {}
         for index, (parts, info) in enumerate(used):
             target = scratch / f"{index:05d}.ipynb"
-            files[id(info)] = _File(info.filename, parts[-1], target, _zip_time(info), _unpack(archive, info, target))
+            files[id(info)] = _File(info.filename, parts[-1], target, _zip_time(info), _unpack(archive, info, target),
+                                    "zip entry time")
         times = {}
         for folder, info in stamps.items():
             with archive.open(info) as stamp:
                 times[folder] = _timestamp(stamp.read(200))
+        metadata: dict[str, dict[str, str]] = {}
+        for parts, info in entries:
+            if parts[-1] == GRADESCOPE_METADATA and info.file_size < ZIP_MAX_METADATA:
+                with archive.open(info) as meta:
+                    metadata.update(_gradescope_metadata(meta.read().decode("utf-8", "replace")))
+                skipped = [name for name in skipped if name != info.filename]
     _warn_skipped(warn, path, skipped)
     folders: dict[tuple[str, ...], _StudentFolder] = {}
     claims = []
     for parts, info in used:
         folder = parts[:-1]
         who = NameInFile(normalise(parts[-3])) if nbgrader else \
-            student_of_moodle_folder(parts[-2]) if len(parts) >= 2 else None
+            _lms_folder(parts[-2], metadata) if len(parts) >= 2 else None
         if who is None:
             claims.append((student_of_file(parts[-1]), files[id(info)]))
             continue
         if folder not in folders:
-            folders[folder] = _StudentFolder(who, [], "zip:" + "/".join(folder) + "/", times.get(folder))
+            stamp, stamp_source = times.get(folder), TIMESTAMP_FILE
+            if who.time and not stamp:
+                stamp, stamp_source = who.time, "gradescope metadata"
+            folders[folder] = _StudentFolder(who, [], "zip:" + "/".join(folder) + "/", stamp, 0.0, stamp_source)
         folders[folder].files.append(files[id(info)])
     found = _from_student_folders(course, assignment, list(folders.values())) if folders else []
     if claims:

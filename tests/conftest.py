@@ -45,7 +45,7 @@ def week1_course(root: Path) -> Course:
     return load_course(root / "course.yml")
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """Run the `autograder` command as a user would."""
-    env = {**os.environ, "COLUMNS": "250"}  # tables unwrapped, so assertions can read whole lines
+def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the `autograder` command as a user would (``env``: extra environment variables)."""
+    env = {**os.environ, "COLUMNS": "250", **(env or {})}  # tables unwrapped, so assertions can read whole lines
     return subprocess.run([*AUTOGRADER, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
