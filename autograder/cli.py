@@ -107,7 +107,8 @@ def validate(ids: Ids = None, jobs: Annotated[int, typer.Option("--jobs", "-j", 
         table.add_column(column)
     table.add_column("what differs", overflow="fold")
     for v in verdicts:
-        table.add_row(v.assignment, v.kind, f"{v.expected:g}/{v.max_score:g}", f"{v.got:g}",
+        pending = f" (+{v.pending:g} pending manual review)" if v.pending else ""
+        table.add_row(v.assignment, v.kind, f"{v.expected:g}/{v.max_score:g}{pending}", f"{v.got:g}",
                       "[green]ok[/]" if v.ok else "[red]wrong[/]", "; ".join(v.problems))
     out.print(table)
     bad = [v for v in verdicts if not v.ok]

@@ -41,7 +41,22 @@ def _seconds(value: Any) -> float:
 
 Bytes = Annotated[int, BeforeValidator(_bytes), Field(gt=0)]
 Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
-AssignmentId = Annotated[str, Field(pattern=r"^week[0-9]{2}-[a-z0-9][a-z0-9-]*$")]
+
+
+def _assignment_id(value: Any) -> Any:
+    """Any name nbgrader accepts for an assignment folder (``ps1``, ``hw-03``, ``Lab 2``, ``week01-markov``): it
+    names a folder under source/, release/ and submitted/<student>/, so no path separators, no ``+`` (nbgrader's
+    own rule), no ``.``/``..``, no control characters and no surrounding spaces."""
+    if not isinstance(value, str):
+        return value
+    if (not value or value in (".", "..") or value != value.strip() or len(value) > 100
+            or any(c in value for c in "/\\+") or any(ord(c) < 32 or ord(c) == 127 for c in value)):
+        raise ValueError(f"{value!r} is not an assignment id nbgrader accepts (a folder name without /, \\ or +, "
+                         "such as ps1 or week01-markov)")
+    return value
+
+
+AssignmentId = Annotated[str, BeforeValidator(_assignment_id)]
 
 
 class GpuUse(StrEnum):
@@ -57,7 +72,7 @@ class Assignment(BaseModel):
 
     id: AssignmentId
     title: str
-    week: int = Field(ge=0)
+    week: int | None = Field(default=None, ge=0)  # optional metadata (nbgrader courses have none)
     notebooks: list[str] = Field(min_length=1)
     release: dt.date
     due: dt.date
@@ -138,8 +153,6 @@ def _describe(error: dict[str, Any]) -> str:
         return "unknown key"
     if kind == "missing":
         return "required key is missing"
-    if kind == "string_pattern_mismatch" and error["loc"][-1] == "id":
-        return f"{error['input']!r} is not an assignment id like week01-markov"
     msg = msg.removeprefix("Value error, ")
     return f"{msg} (got {error['input']!r})" if kind.endswith("_type") or kind.endswith("_parsing") else msg
 

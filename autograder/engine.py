@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +24,7 @@ from typing import Any, Literal
 
 from .config import Assignment, Course
 from .errors import NotebookError, UserError
-from .harness import CheckRun, score_results, submission_cells
+from .harness import CheckRun, score_results, submission_cells, write_spec
 from .notebooks import CodeCell, code_to_run, imported_modules, read_notebook
 from .sandbox import Cgroup, Limits, bwrap_path, remove_stale_sandboxes
 
@@ -186,6 +189,9 @@ class Pool:
                        "public_dir": str(public.resolve()) if public.is_dir() else None,
                        "limits": vars(limits), "gpu": assignment.gpu.value != "none",
                        "preimport": release_imports(course, assignment), **docker}
+        self.cells_dir = Path(tempfile.mkdtemp(prefix="ag-testcells-"))  # the test cells' text: trusted side only
+        self.config["testcells"] = str(write_spec(course, assignment, self.cells_dir / "testcells.json"))
+        weakref.finalize(self, shutil.rmtree, self.cells_dir, True)
         self.jobs = max(1, jobs)
         self.timeout = assignment.time_limit + GRACE
 
