@@ -46,6 +46,18 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
+@app.command("import-nbgrader")
+def import_nbgrader(folder: Annotated[Path, typer.Argument(help="an nbgrader course directory (with source/)")],
+                    force: Annotated[bool, typer.Option(help="replace an existing course.yml")] = False) -> None:
+    """Write course.yml for an nbgrader course directory: its source/ assignments, due dates and course id."""
+    from .nbgrader_import import import_nbgrader as run_import
+
+    target, notes = run_import(folder, force=force)
+    out.print(f"wrote {_rel(target)}")
+    for note in notes:
+        out.print(f"note: {note}")
+
+
 @app.command()
 def release(ids: Ids = None, check: Annotated[bool, typer.Option("--check", help="write nothing; exit 1 if "
             "release/ or solutions/ is out of date")] = False, course: CourseOption = None) -> None:
