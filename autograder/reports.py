@@ -140,9 +140,18 @@ def _headline(result: GradeResult, esc: Callable[[str], str] = _md) -> list[str]
 def _checks_table(tests: list[TestResult]) -> list[str]:
     rows = ["| Check | Points | Result |", "|---|---|---|"]
     for t in tests:
-        outcome = "passed" if t.passed else "failed" + (f": {_md(t.message)}" if t.message else "")
-        rows.append(f"| {_md(t.description or t.name)} | {_num(t.score)} / {_num(t.points)} | {outcome} |")
+        outcome = _outcome(t, _md)
+        score = "–" if t.pending else _num(t.score)
+        rows.append(f"| {_md(t.description or t.name)} | {score} / {_num(t.points)} | {outcome} |")
     return rows
+
+
+def _outcome(t: TestResult, esc: Callable[[str], str]) -> str:
+    """passed / failed: why / pending manual review; a verdict reached inside the sandbox says it is forgeable."""
+    if t.pending:
+        return "pending manual review"
+    outcome = "passed" if t.passed else "failed" + (f": {esc(t.message)}" if t.message else "")
+    return outcome + (" (forgeable: this test cell ran inside the sandbox, beside your code)" if t.forgeable else "")
 
 
 def _cell_errors(errors: list[dict[str, str]], esc: Callable[[str], str] = _md) -> list[str]:
@@ -217,7 +226,8 @@ def gradescope_json(result: GradeResult) -> dict[str, Any]:
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": [{"name": t.description or t.name, "score": t.score, "max_score": t.points,
-                   "status": "passed" if t.passed else "failed", "output": t.message, "visibility": "visible"}
+                   "status": "passed" if t.passed else "failed", "output": _outcome(t, _plain) if t.pending
+                   or t.forgeable else t.message, "visibility": "visible"}
                   for t in result.tests],
     }
 
