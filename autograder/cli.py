@@ -147,7 +147,6 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
         TimeRemainingColumn,
     )
 
-    from .grading import GRADEBOOK
     from .grading import grade as grade_batch
     from .reports import summary_table
     from .store import Store
@@ -177,7 +176,7 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
         raise typer.Exit(130) from None
     finally:
         progress.stop()
-    with Store(c.root / GRADEBOOK) as store:
+    with Store(c.root / c.gradebook) as store:
         latest = store.latest(a.id)
     out.print(summary_table(latest, title=f"{a.id}: gradebook"))
     out.print(f"graded {len(batch.results)} submission(s) in {batch.seconds:.1f} s; {batch.skipped} already graded "
@@ -190,13 +189,12 @@ def export(assignment: Annotated[str, typer.Argument(help="assignment id")],
            output: Annotated[Path | None, typer.Option(help="file (csv) or folder (gradescope)")] = None,
            course: CourseOption = None) -> None:
     """Export the gradebook of an assignment (latest result per student)."""
-    from .grading import GRADEBOOK
     from .reports import export_csv, export_gradescope
     from .store import Store
 
     c = load_course(course)
     a = c.assignment(assignment)
-    with Store(c.root / GRADEBOOK) as store:
+    with Store(c.root / c.gradebook) as store:
         results = store.latest(a.id)
     if format == "csv":
         path = export_csv(results, output or c.root / "exports" / f"{a.id}.csv")

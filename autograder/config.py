@@ -104,6 +104,9 @@ class Course(BaseModel):
 
     title: str
     assignments: list[Assignment] = Field(min_length=1)
+    # the results database, relative to the course folder (an imported nbgrader course keeps nbgrader's own
+    # gradebook.db beside it, so its course.yml names another file)
+    gradebook: str = Field(default="gradebook.db", pattern=r"^[^/\\]+\.db$")
     root: Path = Field(default=Path("."), exclude=True)
 
     def assignment(self, assignment_id: str) -> Assignment:

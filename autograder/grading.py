@@ -107,7 +107,7 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
 
     found = discover(course, assignment, submissions, warn=warn)
     total_points = sum(t["points"] for t in collect_expected(course, assignment).values())
-    with Store(database or course.root / GRADEBOOK) as store:
+    with Store(database or course.root / course.gradebook) as store:
         _known_spellings(store, found)
         todo: list[tuple[Submission, Program]] = []
         for sub in found:

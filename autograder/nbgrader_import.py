@@ -20,6 +20,7 @@ import yaml
 from .config import COURSE_FILE, parse_course
 from .errors import ConfigError, UserError
 
+OUR_GRADEBOOK = "autograder.db"  # beside nbgrader's gradebook.db, which is left untouched
 DEFAULT_DAYS = 7  # from release to due date, when nbgrader knows only one of them (or neither)
 
 
@@ -31,6 +32,7 @@ class NbgraderCourse:
     assignments: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {notebooks, due}
     students: dict[str, dict[str, str]] = field(default_factory=dict)     # id -> {first_name, last_name, email}
     notes: list[str] = field(default_factory=list)
+    has_gradebook: bool = False  # nbgrader's gradebook.db is in the folder
 
 
 def _date(value: Any) -> dt.date | None:
@@ -76,6 +78,7 @@ def _gradebook(folder: Path, course: NbgraderCourse) -> None:
         return
     from nbgrader.api import Gradebook
 
+    course.has_gradebook = True
     try:
         with Gradebook(f"sqlite:///{path.resolve()}") as gradebook:
             for assignment in gradebook.assignments:
@@ -122,7 +125,10 @@ def course_data(course: NbgraderCourse, today: dt.date | None = None) -> dict[st
         assignments.append({"id": name, "title": name, "notebooks": info["notebooks"],
                             "release": release.isoformat(),
                             "due": (due or today + dt.timedelta(days=DEFAULT_DAYS)).isoformat()})
-    return {"title": course.title, "assignments": assignments}
+    data: dict[str, Any] = {"title": course.title}
+    if course.has_gradebook:  # nbgrader's own gradebook.db stays as it is; ours is another file
+        data["gradebook"] = OUR_GRADEBOOK
+    return {**data, "assignments": assignments}
 
 
 def import_nbgrader(folder: Path, force: bool = False) -> tuple[Path, list[str]]:

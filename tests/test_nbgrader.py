@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -147,11 +148,19 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     released = {a: ours / "release" / a / NOTEBOOK[a] for a in VARIANTS}
     _submit(ours, released)
     _submit(theirs, released)
-    for assignment in VARIANTS:
-        _nbgrader(theirs, "generate_assignment", assignment, "--force")
-        _nbgrader(theirs, "autograde", assignment)
-        graded = cli("grade", assignment, cwd=ours)
-        assert graded.returncode == 0, graded.stdout + graded.stderr
+
+    def by_nbgrader() -> None:
+        _nbgrader(theirs, "db", "assignment", "add", "ps1", "--duedate=2026-10-01 17:00:00 UTC")
+        for assignment in VARIANTS:
+            _nbgrader(theirs, "generate_assignment", assignment, "--force")
+            _nbgrader(theirs, "autograde", assignment)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:  # nbgrader and we grade at the same time
+        theirs_done = pool.submit(by_nbgrader)
+        for assignment in VARIANTS:
+            ran = cli("grade", assignment, cwd=ours)
+            assert ran.returncode == 0, ran.stdout + ran.stderr
+        theirs_done.result()
     return {"ours": ours, "theirs": theirs}
 
 
@@ -244,3 +253,19 @@ def test_a_test_cell_marked_for_the_sandbox_runs_there_and_is_labelled_forgeable
     blank = run_checks_inprocess(course, ps1, [root / "release" / "ps1" / "problem1.ipynb"])
     assert (reference.score, blank.score, reference.max_score) == (3.0, 0.0, 5.0)
     assert [t.name for t in reference.tests if t.forgeable] == ["correct_sum_of_squares"]
+
+
+def test_import_reads_nbgrader_gradebook_and_keeps_it(graded: dict[str, Path], tmp_path: Path):
+    """A course directory where nbgrader already ran: due dates and students come from its gradebook.db, which
+    stays nbgrader's; our results go to another file."""
+    root = tmp_path / "course"
+    shutil.copytree(graded["theirs"], root, ignore=shutil.ignore_patterns("autograded", "release", "feedback"))
+    before = (root / "gradebook.db").read_bytes()
+    (root / "nbgrader_config.py").write_text("c = get_config()  # noqa: F821\n")  # only the gradebook knows
+    target, notes = import_nbgrader(root)
+    course = load_course(target)
+    assert course.gradebook == "autograder.db" and (root / "gradebook.db").read_bytes() == before
+    assert course.assignment("ps1").due.isoformat() == "2026-10-01"
+    assert any("nbgrader knows 5 student(s)" in note for note in notes)
+    with pytest.raises(Exception, match="already exists"):
+        import_nbgrader(root)
