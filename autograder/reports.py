@@ -130,6 +130,10 @@ def _headline(result: GradeResult, esc: Callable[[str], str] = _md) -> list[str]
         lines.append(f"Your submission could not be graded: {esc(result.reason)}")
     elif result.reason:
         lines.append(f"Note: {esc(result.reason)}")
+    pending = sum(t.points for t in result.tests if t.pending)
+    if pending and result.status != Status.ungradable:
+        lines.append(f"{_num(pending)} of the {_num(result.max_score)} points are pending manual review: a person "
+                     "grades those parts (marked below) and adds their points.")
     if result.tampered:
         lines.append("Locked cells you changed or deleted were restored from the released notebook before "
                      "grading: " + ", ".join(esc(t) for t in result.tampered) + ".")
