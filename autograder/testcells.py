@@ -10,9 +10,10 @@ object, a patched builtin or a look at the caller's frame gains nothing. Specifi
 - each name the cell uses that the submission defines is fetched from it (builtins never are: the cell's
   builtins are this process's own), and the modules the notebook's locked cells import are imported here;
 - an exception raised in the submission crosses as its nearest built-in type, so ``except ValueError:`` works;
-- assigning or deleting one of the submission's names (nbgrader's example deletes ``squares`` to see that
-  ``sum_of_squares`` uses it) is carried to the submission, and undone when the cell ends, so no test cell sees
-  what another left behind;
+- deleting one of the submission's names, or assigning it back something that came from the submission
+  (nbgrader's example deletes ``squares`` to see that ``sum_of_squares`` uses it, then restores it), is carried
+  to the submission and undone when the cell ends, so no test cell sees what another left behind; a value the
+  test cell made itself (``expected = [1, 4, 9]``) never enters the sandbox, whatever its name;
 - a cell marked ``{"autograder": {"run_in_sandbox": true}}`` runs in the sandbox instead, with nbgrader's
   semantics (it passes when it raised nothing); its verdict is labelled *forgeable*: code of the student's ran in
   the same process.
