@@ -88,6 +88,18 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
+@app.command("import-nbgrader")
+def import_nbgrader(folder: Annotated[Path, typer.Argument(help="an nbgrader course directory (with source/)")],
+                    force: Annotated[bool, typer.Option(help="replace an existing course.yml")] = False) -> None:
+    """Write course.yml for an nbgrader course directory: its source/ assignments, due dates and course id."""
+    from .nbgrader_import import import_nbgrader as run_import
+
+    target, notes = run_import(folder, force=force)
+    out.print(f"wrote {_rel(target)}")
+    for note in notes:
+        out.print(f"note: {note}")
+
+
 @app.command(epilog=_example("autograder release", "autograder release week01-markov --check"))
 def release(ids: Ids = None, check: Annotated[bool, typer.Option("--check", metavar="", help="write nothing; exit 1 if "
             "release/ or solutions/ is out of date")] = False, course: CourseOption = None) -> None:
@@ -164,7 +176,8 @@ def validate(ids: Ids = None, jobs: Annotated[int, typer.Option("--jobs", "-j", 
         table.add_column(column)
     table.add_column("what differs", overflow="fold")
     for v in verdicts:
-        table.add_row(v.assignment, v.kind, f"{v.expected:g}/{v.max_score:g}", f"{v.got:g}",
+        pending = f" (+{v.pending:g} pending manual review)" if v.pending else ""
+        table.add_row(v.assignment, v.kind, f"{v.expected:g}/{v.max_score:g}{pending}", f"{v.got:g}",
                       "[green]ok[/]" if v.ok else "[red]wrong[/]", "; ".join(v.problems))
     out.print(table)
     bad = [v for v in verdicts if not v.ok]
@@ -200,7 +213,6 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
         TimeRemainingColumn,
     )
 
-    from .grading import GRADEBOOK
     from .grading import grade as grade_batch
     from .reports import summary_table
     from .store import Store
@@ -231,7 +243,7 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
         raise typer.Exit(130) from None
     finally:
         progress.stop()
-    with Store(c.root / GRADEBOOK) as store:
+    with Store(c.root / c.gradebook) as store:
         latest = store.latest(a.id)
     graded_now = {r.student for r in batch.results}
     shown_results = latest if all_students else [r for r in latest if r.student in graded_now]
@@ -344,11 +356,10 @@ def students_list(removed: Annotated[bool, typer.Option("--removed", help="inclu
 def students_rename(old: str, new: str, course: CourseOption = None) -> None:
     """Give a student another id; into an existing student, their submissions are merged (a phantom such as
     `frank (1)` into `frank`)."""
-    from .grading import GRADEBOOK
     from .store import Store
 
     c = _load(course)
-    with Store(c.root / GRADEBOOK) as store:
+    with Store(c.root / c.gradebook) as store:
         moved = store.rename_student(old, new)
     out.print(f"{old} is now {new} ({moved} submission(s))", soft_wrap=True)
 
@@ -356,14 +367,13 @@ def students_rename(old: str, new: str, course: CourseOption = None) -> None:
 @students_app.command("remove")
 def students_remove(student: str, course: CourseOption = None) -> None:
     """Take a student out of the gradebook and exports; their history stays in the database."""
-    from .grading import GRADEBOOK
     from .results import now_iso
     from .store import Store
 
     c = _load(course)
-    with Store(c.root / GRADEBOOK) as store:
+    with Store(c.root / c.gradebook) as store:
         name = store.remove_student(student, now_iso())
-    out.print(f"removed {name} (history kept in {GRADEBOOK})", soft_wrap=True)
+    out.print(f"removed {name} (history kept in {c.gradebook})", soft_wrap=True)
 
 
 image_app = typer.Typer(no_args_is_help=True, help="Runner images for `grade --backend docker`.")

@@ -44,7 +44,6 @@ def _seconds(value: Any) -> float:
 Bytes = Annotated[int, BeforeValidator(_bytes), Field(gt=0)]
 Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
 Duration = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]  # 0 allowed: no grace period
-AssignmentId = Annotated[str, Field(pattern=r"^week[0-9]{2}-[a-z0-9][a-z0-9-]*$")]
 END_OF_DAY = dt.time(23, 59, 59)  # a due date without a time is due at the end of that day, local time
 
 
@@ -135,6 +134,22 @@ class LatePolicy(BaseModel):
         return round(min(raw, max(0.0, max_score * percent / 100)), 6)
 
 
+def _assignment_id(value: Any) -> Any:
+    """Any name nbgrader accepts for an assignment folder (``ps1``, ``hw-03``, ``Lab 2``, ``week01-markov``): it
+    names a folder under source/, release/ and submitted/<student>/, so no path separators, no ``+`` (nbgrader's
+    own rule), no ``.``/``..``, no control characters and no surrounding spaces."""
+    if not isinstance(value, str):
+        return value
+    if (not value or value in (".", "..") or value != value.strip() or len(value) > 100
+            or any(c in value for c in "/\\+") or any(ord(c) < 32 or ord(c) == 127 for c in value)):
+        raise ValueError(f"{value!r} is not an assignment id nbgrader accepts (a folder name without /, \\ or +, "
+                         "such as ps1 or week01-markov)")
+    return value
+
+
+AssignmentId = Annotated[str, BeforeValidator(_assignment_id)]
+
+
 class GpuUse(StrEnum):
     none = "none"
     optional = "optional"
@@ -148,7 +163,7 @@ class Assignment(BaseModel):
 
     id: AssignmentId
     title: str
-    week: int = Field(ge=0)
+    week: int | None = Field(default=None, ge=0)  # optional metadata (nbgrader courses have none)
     notebooks: list[str] = Field(min_length=1)
     release: dt.date
     due: Moment
@@ -188,6 +203,9 @@ class Course(BaseModel):
     late: LatePolicy = Field(default_factory=LatePolicy)  # every assignment's, unless it has its own
     roster: str = "students.csv"                     # optional; relative to the course folder
     assignments: list[Assignment] = Field(min_length=1)
+    # the results database, relative to the course folder (an imported nbgrader course keeps nbgrader's own
+    # gradebook.db beside it, so its course.yml names another file)
+    gradebook: str = Field(default="gradebook.db", pattern=r"^[^/\\]+\.db$")
     root: Path = Field(default=Path("."), exclude=True)
 
     def late_policy(self, a: Assignment) -> LatePolicy:
@@ -264,8 +282,6 @@ def _describe(error: dict[str, Any]) -> str:
         return "unknown key"
     if kind == "missing":
         return "required key is missing"
-    if kind == "string_pattern_mismatch" and error["loc"][-1] == "id":
-        return f"{error['input']!r} is not an assignment id like week01-markov"
     msg = msg.removeprefix("Value error, ")
     return f"{msg} (got {error['input']!r})" if kind.endswith("_type") or kind.endswith("_parsing") else msg
 

@@ -19,7 +19,6 @@ from typing import Any
 import pandas as pd
 
 from .config import Assignment, Course
-from .grading import GRADEBOOK
 from .known_wrong import load_specs
 from .pages import render
 from .reports import _component, _num, atomic_write, late_text
@@ -173,7 +172,7 @@ def report_context(course: Course, assignment: Assignment, results: list[GradeRe
 def write_report(course: Course, assignment: Assignment, out_dir: Path | None = None) -> Path:
     """``reports/<id>.html``: the dashboard of one assignment."""
     out_dir = out_dir or course.root / REPORTS
-    with Store(course.root / GRADEBOOK) as store:
+    with Store(course.root / course.gradebook) as store:
         results = store.latest(assignment.id)
     context = report_context(course, assignment, results, load_roster(course).students, out_dir)
     return atomic_write(out_dir / f"{_component(assignment.id)}.html", render("report.html.j2", **context))
@@ -186,7 +185,7 @@ def gradebook_frame(course: Course) -> tuple[pd.DataFrame, dict[str, float]]:
     maxima: dict[str, float] = {}
     scores: dict[str, dict[str, float]] = {}
     names: dict[str, str] = {student_key(s.id): s.id for s in roster}
-    with Store(course.root / GRADEBOOK) as store:
+    with Store(course.root / course.gradebook) as store:
         for a in course.assignments:
             for r in store.latest(a.id):
                 key = student_key(r.student)

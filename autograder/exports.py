@@ -15,7 +15,6 @@ from typing import Any
 
 from .config import Assignment, Course
 from .errors import UserError
-from .grading import GRADEBOOK
 from .harness import collect_expected
 from .reports import (
     export_canvas_csv,
@@ -31,7 +30,7 @@ from .students import student_key
 
 
 def latest(course: Course, assignment: Assignment) -> list[GradeResult]:
-    with Store(course.root / GRADEBOOK) as store:
+    with Store(course.root / course.gradebook) as store:
         return store.latest(assignment.id)
 
 
@@ -90,7 +89,7 @@ def record_override(course: Course, assignment: Assignment, student: str, points
     if points > top:
         raise UserError(f"--points {points:g} is more than the {top:g} points {assignment.id} is worth")
     author, at = who_am_i(), now_iso()
-    with Store(course.root / GRADEBOOK) as store:
+    with Store(course.root / course.gradebook) as store:
         store.override(student, assignment.id, points, comment.strip(), author, at)
         result = next((r for r in store.latest(assignment.id) if r.student.casefold() == student.casefold()), None)
     if result is not None:  # the student's feedback says so at once
@@ -106,7 +105,7 @@ def record_override(course: Course, assignment: Assignment, student: str, points
 
 def student_list(course: Course, removed: bool = False) -> list[dict[str, Any]]:
     roster = load_roster(course)
-    with Store(course.root / GRADEBOOK) as store:
+    with Store(course.root / course.gradebook) as store:
         rows = store.students(include_removed=removed)
     for row in rows:
         row["on_roster"] = "-" if not roster else ("yes" if roster.get(row["student"]) else "no")

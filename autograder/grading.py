@@ -124,7 +124,7 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
     if strangers:
         warn(f"course.yml: extensions of {assignment.id} name student(s) not on the roster: {', '.join(strangers)}")
     total_points = sum(t["points"] for t in collect_expected(course, assignment).values())
-    with Store(database or course.root / GRADEBOOK) as store:
+    with Store(database or course.root / course.gradebook) as store:
         _known_spellings(store, found)
         todo: list[tuple[Submission, Program]] = []
         for sub in found:

@@ -18,7 +18,8 @@ from .errors import NotebookError
 
 SKIP_TAG = "skip-grading"
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024  # a submission larger than this is refused unread
-METADATA_KEY = "autograder"  # notebook-level metadata written by `release`
+METADATA_KEY = "autograder"  # notebook-level metadata written by `release`; cell-level: our own flags
+SANDBOX_FLAG = "run_in_sandbox"  # cell metadata {"autograder": {"run_in_sandbox": true}} on an nbgrader test cell
 
 
 def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> NotebookNode:
@@ -127,6 +128,34 @@ def is_public_check(cell: NotebookNode) -> bool:
 def has_tag(cell: NotebookNode, tag: str) -> bool:
     tags = cell.get("metadata", {}).get("tags", [])
     return isinstance(tags, list) and tag in tags
+
+
+def points(cell: NotebookNode) -> float:
+    value = _nbgrader(cell).get("points", 0)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def in_sandbox(cell: NotebookNode) -> bool:
+    own = cell.get("metadata", {}).get(METADATA_KEY, {})
+    return isinstance(own, dict) and bool(own.get(SANDBOX_FLAG))
+
+
+def is_test_cell(cell: NotebookNode) -> bool:
+    """An autograded test cell worth points: graded by the trusted side (points 0: a public check, as before)."""
+    m = _nbgrader(cell)
+    return (cell.get("cell_type") == "code" and bool(m.get("grade")) and not m.get("solution")
+            and points(cell) > 0)
+
+
+def is_trusted_test_cell(cell: NotebookNode) -> bool:
+    """A test cell whose code runs here, never in the sandbox."""
+    return is_test_cell(cell) and not in_sandbox(cell)
+
+
+def is_manual_cell(cell: NotebookNode) -> bool:
+    """A manually graded answer (grade and solution) or task cell worth points."""
+    m = _nbgrader(cell)
+    return points(cell) > 0 and ((bool(m.get("grade")) and bool(m.get("solution"))) or bool(m.get("task")))
 
 
 def cells_by_grade_id(nb: NotebookNode) -> dict[str, NotebookNode]:

@@ -34,6 +34,7 @@ from .notebooks import (
     is_locked,
     is_public_check,
     is_solution,
+    is_trusted_test_cell,
 )
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ class ReleaseCell:
     public_check: bool
     skip: bool
     names: frozenset[str]  # for answers: what the stub defines, the names the student's answer must define
+    trusted_check: bool = False  # an nbgrader test cell worth points: run by trusted code, never in the sandbox
 
     @property
     def name(self) -> str:
@@ -137,7 +139,8 @@ def release_cells(release: NotebookNode) -> list[ReleaseCell]:
         role: Role = "answer" if is_solution(cell) else "locked" if is_locked(cell) else "free"
         source = cell.source.replace("\r\n", "\n")
         cells.append(ReleaseCell(len(cells), grade_id(cell), role, source, normalised(source), is_public_check(cell),
-                                 has_tag(cell, SKIP_TAG), defined_names(source) if role == "answer" else frozenset()))
+                                 has_tag(cell, SKIP_TAG), defined_names(source) if role == "answer" else frozenset(),
+                                 is_trusted_test_cell(cell)))
     return cells
 
 
@@ -309,8 +312,8 @@ class _Builder:
         """Deleted locked cells, keyed by the student cell they follow (0: the start), in release order."""
         after: dict[int, list[ReleaseCell]] = {}
         for cell in self.release:
-            if cell.role != "locked" or cell.position in self.claimed:
-                continue
+            if cell.role != "locked" or cell.position in self.claimed or cell.trusted_check:
+                continue  # (a test cell runs from the source on the trusted side, deleted or not)
             self.program.tampered.append(f"{cell.name}: deleted")
             self.program.matches[cell.name] = "restored"
             anchor = max((p for p in anchors if p < cell.position), default=None)
@@ -339,7 +342,7 @@ class _Builder:
 
     def emit_release(self, cells: list[ReleaseCell], defined: set[str]) -> None:
         for cell in cells:
-            if not cell.skip:
+            if not cell.skip and not cell.trusted_check:  # (test cells never enter the sandbox: testcells.py)
                 self.program.cells.append(ProgramCell(cell.name, cell.source, True, cell.grade_id,
                                                       cell.public_check))
                 defined |= defined_names(cell.source)

@@ -29,6 +29,7 @@ from . import known_wrong
 from .config import Assignment, Course
 from .errors import AuthoringError
 from .notebooks import METADATA_KEY, grade_id, is_solution, notebook_text, read_notebook
+from .testcells import release_problems
 
 IGNORED_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
 IGNORED_SUFFIXES = {".pyc"}
@@ -186,6 +187,9 @@ def plan_release(course: Course, assignment: Assignment) -> ReleasePlan:
     secrets: set[str] = set()
     for name in assignment.notebooks:
         source = read_notebook(source_dir / name)
+        problems = release_problems(name, source)
+        if problems:
+            raise AuthoringError("test cells the trusted grader cannot run: " + "; ".join(problems), source_dir / name)
         try:
             student = student_notebook(source, assignment.id, name)
         except Exception as exc:  # nbgrader raises RuntimeError / ValidationError on bad markers or metadata

@@ -12,7 +12,6 @@ import datetime as dt
 import io
 import json
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -34,7 +33,6 @@ NBGRADER_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_na
                     "raw_score", "late_submission_penalty", "score", "max_score"]
 REASON_WIDTH = 60
 MESSAGE_CAP = 500
-_SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9._@+-]+$")
 _STATUS_STYLE = {Status.graded: "green", Status.needs_review: "magenta", Status.ungradable: "yellow",
                  Status.error: "red"}
 
@@ -50,7 +48,8 @@ _NEW_FILE_MODE = 0o666 & ~_read_umask()  # what open() would give; mkstemp alone
 
 def _component(value: str) -> str:
     """An assignment id used as a folder name: refuse anything that could leave the folder."""
-    if not _SAFE_COMPONENT.fullmatch(value) or value in (".", ".."):
+    if (not value or value in (".", "..") or value != value.strip() or any(c in value for c in "/\\")
+            or any(ord(c) < 32 or ord(c) == 127 for c in value)):  # (ids nbgrader accepts: `ps1`, `Lab 2`)
         raise ValueError(f"{value!r} is not safe as a folder name")
     return value
 
@@ -147,6 +146,10 @@ def _headline(result: GradeResult, esc: Callable[[str], str] = _md) -> list[str]
         lines.append(f"Your submission could not be graded: {esc(result.reason)}")
     elif result.reason:
         lines.append(f"Note: {esc(result.reason)}")
+    pending = sum(t.points for t in result.tests if t.pending)
+    if pending and result.status != Status.ungradable:
+        lines.append(f"{_num(pending)} of the {_num(result.max_score)} points are pending manual review: a person "
+                     "grades those parts (marked below) and adds their points.")
     if result.tampered:
         lines.append("Locked cells you changed or deleted were restored from the released notebook before "
                      "grading: " + ", ".join(esc(t) for t in result.tampered) + ".")
@@ -165,9 +168,18 @@ def late_text(seconds: float) -> str:
 def _checks_table(tests: list[TestResult]) -> list[str]:
     rows = ["| Check | Points | Result |", "|---|---|---|"]
     for t in tests:
-        outcome = "passed" if t.passed else "failed" + (f": {_md(t.message)}" if t.message else "")
-        rows.append(f"| {_md(t.description or t.name)} | {_num(t.score)} / {_num(t.points)} | {outcome} |")
+        outcome = _outcome(t, _md)
+        score = "–" if t.pending else _num(t.score)
+        rows.append(f"| {_md(t.description or t.name)} | {score} / {_num(t.points)} | {outcome} |")
     return rows
+
+
+def _outcome(t: TestResult, esc: Callable[[str], str]) -> str:
+    """passed / failed: why / pending manual review; a verdict reached inside the sandbox says it is forgeable."""
+    if t.pending:
+        return "pending manual review"
+    outcome = "passed" if t.passed else "failed" + (f": {esc(t.message)}" if t.message else "")
+    return outcome + (" (forgeable: this test cell ran inside the sandbox, beside your code)" if t.forgeable else "")
 
 
 def _cell_errors(errors: list[dict[str, str]], esc: Callable[[str], str] = _md) -> list[str]:
@@ -250,7 +262,8 @@ def gradescope_json(result: GradeResult) -> dict[str, Any]:
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": [{"name": t.description or t.name, "score": t.score, "max_score": t.points,
-                   "status": "passed" if t.passed else "failed", "output": t.message, "visibility": "visible"}
+                   "status": "passed" if t.passed else "failed", "output": _outcome(t, _plain) if t.pending
+                   or t.forgeable else t.message, "visibility": "visible"}
                   for t in result.tests],
     }
 

@@ -20,6 +20,7 @@ a child speaks :mod:`protocol`.
 
 from __future__ import annotations
 
+import builtins
 import ctypes
 import importlib
 import io
@@ -260,7 +261,16 @@ def _line_in(exc: BaseException, label: str, cells: dict[str, str]) -> int:
 def _error(exc: BaseException, cells: dict[str, str]) -> dict[str, Any]:
     """An error raised while a hidden check called the submission: its type and where, never its message (which
     could carry the check's inputs out to the student: attacks.md #36)."""
-    return {"type": _text(type(exc).__name__)[:100], "where": _where(exc, cells)}
+    return {"type": _text(type(exc).__name__)[:100], "where": _where(exc, cells), "builtin": _builtin_base(exc)}
+
+
+def _builtin_base(exc: BaseException) -> str:
+    """The nearest built-in exception class of ``exc``'s (an nbgrader test cell's ``except ValueError:`` catches
+    a ``class BadInput(ValueError)``); the trusted side accepts only built-in names."""
+    for kind in type(exc).__mro__:
+        if getattr(builtins, kind.__name__, None) is kind:
+            return kind.__name__
+    return ""
 
 
 class Server:
@@ -321,6 +331,18 @@ class Server:
         if name not in self.namespace:
             raise NameError(f"name '{name}' is not defined")
         return self.namespace[name]
+
+    def op_assign(self, name: str, value: Any) -> None:
+        """A test cell rebinds one of the notebook's names (nbgrader's example restores a deleted function)."""
+        if type(name) is not str or not name.isidentifier():
+            raise ProtocolError("a name to assign must be an identifier")
+        self.namespace[name] = self.resolve(value)
+
+    def op_delete(self, name: str) -> None:
+        """A test cell deletes one of the notebook's names (to see that another function needs it)."""
+        if type(name) is not str or name not in self.namespace:
+            raise NameError(f"name '{name}' is not defined")
+        del self.namespace[name]
 
     def op_getattr(self, target: Handle, attr: str) -> Any:
         return getattr(self.resolve(target), attr)

@@ -22,8 +22,9 @@ from .errors import UserError
 from .harness import TestResult
 from .results import GradeResult, Status, now_iso
 
-SCHEMA_VERSION = 3  # 2: status needs_review; runs.review_json, runs.tampered_json and runs.check_output
+SCHEMA_VERSION = 4  # 2: status needs_review; runs.review_json, runs.tampered_json and runs.check_output
 # 3: runs' lateness columns, the overrides table, removed_students (see _migrate_2_to_3)
+# 4: test_results.pending (a manually graded nbgrader cell, waiting for a person) and test_results.forgeable
 BUSY_TIMEOUT_MS = 30_000
 
 _RUNS = """CREATE TABLE runs (
@@ -72,7 +73,9 @@ _SCHEMA = [  # version 2; later versions are reached by their migration steps, f
         description TEXT NOT NULL,
         points REAL NOT NULL,
         passed INTEGER NOT NULL CHECK (passed IN (0, 1)),
-        message TEXT NOT NULL)""",
+        message TEXT NOT NULL,
+        pending INTEGER NOT NULL DEFAULT 0 CHECK (pending IN (0, 1)),
+        forgeable INTEGER NOT NULL DEFAULT 0 CHECK (forgeable IN (0, 1)))""",
     "CREATE INDEX test_results_by_run ON test_results (run_id)",
 ]
 
@@ -180,6 +183,9 @@ class Store:
             version = 2
         if version == 2:
             self._migrate_2_to_3()
+            version = 3
+        if version == 3:
+            self._migrate_3_to_4()
         self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _migrate_1_to_2(self) -> None:
@@ -223,6 +229,12 @@ class Store:
         conn.execute("""CREATE TABLE student_aliases (
             alias TEXT PRIMARY KEY,
             student_id INTEGER NOT NULL REFERENCES students(id))""")
+
+    def _migrate_3_to_4(self) -> None:
+        """test_results gains pending and forgeable (0 for every older result: all were autograded checks)."""
+        for column in ("pending", "forgeable"):
+            self._conn.execute(f"ALTER TABLE test_results ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0 "
+                               f"CHECK ({column} IN (0, 1))")
 
     @contextmanager
     def _transaction(self, kind: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
@@ -277,10 +289,11 @@ class Store:
             conn.execute("UPDATE runs SET is_latest = 0 WHERE submission_id = ? AND is_latest = 1", (submission_id,))
             run_id = self._insert_run(conn, submission_id, result)
             conn.executemany(
-                """INSERT INTO test_results (run_id, test_id, name, description, points, passed, message)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                [(run_id, t.test_id, t.name, t.description, t.points, int(t.passed), t.message)
-                 for t in result.tests])
+                """INSERT INTO test_results (run_id, test_id, name, description, points, passed, message, pending,
+                                            forgeable)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [(run_id, t.test_id, t.name, t.description, t.points, int(t.passed), t.message, int(t.pending),
+                  int(t.forgeable)) for t in result.tests])
         return run_id
 
     @staticmethod
@@ -346,12 +359,14 @@ class Store:
         with self._transaction("DEFERRED") as conn:
             runs = conn.execute(_LATEST_RUNS, {"assignment": assignment}).fetchall()
             tests = conn.execute(
-                f"""SELECT t.run_id, t.test_id, t.name, t.description, t.points, t.passed, t.message
+                f"""SELECT t.run_id, t.test_id, t.name, t.description, t.points, t.passed, t.message, t.pending,
+                           t.forgeable
                     FROM test_results t JOIN ({_LATEST_RUNS}) latest ON latest.id = t.run_id
                     ORDER BY t.run_id, t.id""", {"assignment": assignment}).fetchall()
         by_run: dict[int, list[TestResult]] = {}
-        for run_id, test_id, name, description, points, passed, message in tests:
-            by_run.setdefault(run_id, []).append(TestResult(test_id, name, description, points, bool(passed), message))
+        for run_id, test_id, name, description, points, passed, message, pending, forgeable in tests:
+            by_run.setdefault(run_id, []).append(TestResult(test_id, name, description, points, bool(passed), message,
+                                                            pending=bool(pending), forgeable=bool(forgeable)))
         return [_result(row, by_run.get(row[3], [])) for row in runs]
 
     # --- people: overrides and the student list ---------------------------------------------------------------

@@ -25,6 +25,7 @@ class Verdict:
     got: float
     max_score: float
     problems: list[str]
+    pending: float = 0.0  # points of manually graded parts (nbgrader answers and tasks): never autograded
 
     @property
     def ok(self) -> bool:
@@ -41,8 +42,9 @@ def judge(kind: str, run: CheckRun, assignment: Assignment, declared: list[str] 
     problems = list(run.problems) + [f"would need review: {reason}" for reason in review or []]
     if not run.tests and not problems:
         problems.append("no hidden checks were found")
+    pending = sum(t.points for t in run.pending())
     if kind == "reference":
-        expected = run.max_score
+        expected = run.max_score - pending
         problems += [f"{t.name} fails: {t.message}" for t in run.failed()]
         problems += [f"cell {e['cell']} raised {e['error_type']}" for e in run.cell_errors]
     elif kind == "blank":
@@ -53,11 +55,11 @@ def judge(kind: str, run: CheckRun, assignment: Assignment, declared: list[str] 
         unknown = [d for d in declared if not any(_matches(t.name, t.test_id, d) for t in run.tests)]
         problems += [f"declares unknown check {d}" for d in unknown]
         should_fail = [t for t in run.tests if any(_matches(t.name, t.test_id, d) for d in declared)]
-        expected = run.max_score - sum(t.points for t in should_fail)
+        expected = run.max_score - pending - sum(t.points for t in should_fail)
         problems += [f"{t.name} passes but is declared to fail" for t in should_fail if t.passed]
         problems += [f"{t.name} fails but is not declared: {t.message}"
                      for t in run.failed() if t not in should_fail]
-    return Verdict(assignment.id, kind, expected, run.score, run.max_score, problems)
+    return Verdict(assignment.id, kind, expected, run.score, run.max_score, problems, pending)
 
 
 def validation_set(course: Course, assignment: Assignment) -> list[tuple[str, list[Path], list[str] | None]]:

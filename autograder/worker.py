@@ -44,6 +44,7 @@ def _die_with_parent() -> None:
 class Worker:
     def __init__(self, config: dict[str, Any]):
         self.hidden_dir = Path(config["hidden_dir"])
+        self.testcells = Path(config["testcells"]) if config.get("testcells") else None
         probes = self.hidden_dir / "probes.py"
         self.probes = probes.read_text(encoding="utf-8") if probes.is_file() else None
         public = Path(config["public_dir"]) if config.get("public_dir") else None
@@ -52,7 +53,7 @@ class Worker:
     def start(self) -> None:
         self.sandbox.launch()
         with tempfile.TemporaryDirectory(prefix="ag-warm-") as tmp:  # import the checks and their libraries
-            pytest.main([*pytest_args(self.hidden_dir, Path(tmp) / "r.json"), "--collect-only"])
+            pytest.main([*pytest_args(self.hidden_dir, Path(tmp) / "r.json", self.testcells), "--collect-only"])
         self.sandbox.wait_ready()
 
     def grade(self, cells: list[CodeCell]) -> dict[str, Any]:
@@ -62,7 +63,7 @@ class Worker:
         with tempfile.TemporaryDirectory(prefix="ag-results-") as tmp:
             results = Path(tmp) / "results.json"
             try:
-                pytest.main(pytest_args(self.hidden_dir, results))
+                pytest.main(pytest_args(self.hidden_dir, results, self.testcells))
             finally:
                 harness_plugin.provide_submission(None)
                 output, check_output = session.finish()

@@ -1012,3 +1012,108 @@ def test_a_tensor_subclass_arrives_as_a_plain_tensor_with_its_real_data(isolatio
     assert message(forged, "test_double_values") == "double_t should double every entry"
     assert forged.score == 7
 
+
+# --- nbgrader test cells: checks run by trusted code (tests/fixtures/nbgrader_course, assignment hw-2) ---------
+# hw-2's test cells: mean_values (1.5, math.isclose), mean_empty (0.75, try/except ValueError), shares_values
+# (0.25, isinstance and ==), shares_independent (0.5, deletes and restores `mean`). In nbgrader each of these
+# attacks scores, because the test cell runs in the student's own kernel; here the cell runs on the trusted side.
+
+_HONEST_MEAN = "def mean(xs):\n    if not xs:\n        raise ValueError('empty')\n    return sum(xs) / len(xs)"
+_HONEST_SHARES = "def shares(xs):\n    return [x / sum(xs) for x in xs]"
+_ALWAYS_EQUAL = """class AlwaysEqual:
+    def __eq__(self, other):
+        return True
+    def __bool__(self):
+        return True
+    def __float__(self):
+        return 2.0
+    __ne__ = lambda self, other: False
+    __sub__ = __rsub__ = __abs__ = lambda self, *other: 0.0
+"""
+_FRAME_INSPECTION = r"""import inspect, re, sys
+
+def mean(xs):
+    found = []
+    frame = sys._getframe(1)
+    while frame is not None:
+        found += [v for v in frame.f_locals.values() if type(v) is float]
+        try:
+            text = inspect.getsource(frame)
+        except Exception:
+            text = ''
+        found += [float(x) for x in re.findall(r'isclose\(mean\(.*?\), ([0-9.]+)\)', text)]
+        frame = frame.f_back
+    return found[-1] if found else -1.0
+"""
+NBGRADER_ATTACKS: dict[str, dict[str, str]] = {
+    "honest": {"mean": _HONEST_MEAN, "shares": _HONEST_SHARES},
+    "always-equal": {"mean": _ALWAYS_EQUAL + "def mean(xs):\n    return AlwaysEqual()",
+                     "shares": _ALWAYS_EQUAL + "def shares(xs):\n    return AlwaysEqual()"},
+    "equal-list": {"mean": _HONEST_MEAN,
+                   "shares": "class L(list):\n    def __eq__(self, other):\n        return True\n\n"
+                             "def shares(xs):\n    return L()"},
+    "forged-error": {"mean": "class ValueError(Exception):\n    pass\n\n" + _HONEST_MEAN, "shares": _HONEST_SHARES},
+    "exit-error": {"mean": "def mean(xs):\n    if not xs:\n        raise SystemExit(0)\n    return sum(xs) / len(xs)",
+                   "shares": "def shares(xs):\n    raise KeyboardInterrupt"},
+    "frame-inspection": {"mean": _FRAME_INSPECTION, "shares": _HONEST_SHARES},
+    "patched-builtins": {
+        "mean": "import builtins, types\nmath = types.SimpleNamespace(isclose=lambda *a, **k: True)\n"
+                "isinstance = lambda *a: True\nbuiltins.isinstance = isinstance\n"
+                "builtins.AssertionError = type('Quiet', (Exception,), {})\n\ndef mean(xs):\n    return 0",
+        "shares": "def shares(xs):\n    return tuple(x / sum(xs) for x in xs)"},
+}
+
+
+@pytest.fixture(scope="module")
+def nbgrader_attacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GradeResult]:
+    import nbformat
+
+    from autograder.config import load_course
+    from autograder.nbgrader_import import import_nbgrader
+    from autograder.notebooks import grade_id, read_notebook
+    from autograder.release import release
+
+    from .conftest import FIXTURES
+
+    root = tmp_path_factory.mktemp("nbgrader-attacks") / "course"
+    shutil.copytree(FIXTURES / "nbgrader_course", root)
+    import_nbgrader(root)
+    course = load_course(root / "course.yml")
+    release(course, ["hw-2"])
+    for student, answers in NBGRADER_ATTACKS.items():
+        nb = read_notebook(root / "release" / "hw-2" / "stats.ipynb")
+        for cell in nb.cells:
+            cell.source = answers.get(grade_id(cell) or "", cell.source)
+        (root / "submitted" / student / "hw-2").mkdir(parents=True)
+        nbformat.write(nb, root / "submitted" / student / "hw-2" / "stats.ipynb")
+    batch = grade(course, course.assignment("hw-2"))
+    return {r.student: r for r in batch.results}
+
+
+def _cells(result: GradeResult) -> dict[str, float]:
+    return {t.name: t.score for t in result.tests if not t.pending}
+
+
+def test_nbgrader_honest_submission_passes_every_test_cell(nbgrader_attacks: dict[str, GradeResult]):
+    assert _cells(nbgrader_attacks["honest"]) == {"mean_values": 1.5, "mean_empty": 0.75, "shares_values": 0.25,
+                                                  "shares_independent": 0.5}
+
+
+@pytest.mark.parametrize(("student", "zero"), [
+    ("always-equal", ["mean_values", "mean_empty", "shares_values", "shares_independent"]),
+    ("equal-list", ["shares_values", "shares_independent"]),
+    ("forged-error", ["mean_empty"]),
+    ("exit-error", ["mean_empty", "shares_values", "shares_independent"]),
+    ("frame-inspection", ["mean_values", "mean_empty"]),
+    ("patched-builtins", ["mean_values", "mean_empty", "shares_values", "shares_independent"]),
+])
+def test_nbgrader_test_cells_give_attacks_nothing(nbgrader_attacks: dict[str, GradeResult], student: str,
+                                                  zero: list[str]):
+    """Always-equal objects, exceptions of forged types (or of types that would stop the grader), frame
+    inspection and patched builtins earn no test cell's points; honest parts of the same notebook still do."""
+    result = nbgrader_attacks[student]
+    cells = _cells(result)
+    assert {name: cells[name] for name in zero} == dict.fromkeys(zero, 0.0), cells
+    honest = _cells(nbgrader_attacks["honest"])
+    assert all(cells[name] == honest[name] for name in cells if name not in zero), cells
+    assert result.status in (Status.graded, Status.needs_review) and not result.reason.startswith("grader error")

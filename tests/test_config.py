@@ -67,3 +67,24 @@ def test_cli_unknown_key_exits_2_without_traceback(toy_root: Path):
     result = cli("validate", cwd=toy_root)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: {toy_root / 'course.yml'}: semester: unknown key"]
+
+
+@pytest.mark.parametrize("name", ["ps1", "hw-03", "Lab 2", "week01-markov"])
+def test_any_assignment_name_nbgrader_accepts(toy_root: Path, name: str):
+    """nbgrader courses name assignments freely; the week is optional metadata."""
+    (toy_root / "source" / "week00-toy").rename(toy_root / "source" / name)
+
+    def change(data: dict) -> None:
+        data["assignments"][0]["id"] = name
+        data["assignments"][0].pop("week", None)
+
+    course = load_course(_write(toy_root, change))
+    assert course.assignments[0].id == name and course.assignments[0].week is None
+
+
+@pytest.mark.parametrize("name", ["a/b", "x+y", "..", " padded", ""])
+def test_assignment_names_that_cannot_be_folders_are_refused(toy_root: Path, name: str):
+    path = _write(toy_root, lambda d: d["assignments"][0].update(id=name))
+    with pytest.raises(ConfigError) as info:
+        load_course(path)
+    assert "not an assignment id nbgrader accepts" in str(info.value) and "\n" not in str(info.value)

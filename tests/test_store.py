@@ -319,8 +319,10 @@ def test_a_version_1_gradebook_is_migrated_keeping_every_row(tmp_path: Path):
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         for table in ("students", "submissions", "test_results"):
-            assert conn.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()[:len(before[table])] == \
-                before[table]  # noqa: S608
+            rows = conn.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()[:len(before[table])]  # noqa: S608
+            width = len(before[table][0])
+            assert [row[:width] for row in rows] == before[table]
+            assert all(row[width:] == (0, 0) for row in rows) if table == "test_results" else True
         runs = conn.execute("SELECT * FROM runs WHERE id <= 3 ORDER BY id").fetchall()
         # old runs: no review, nothing tampered, no check output kept; submission time unknown, no penalty (v3)
         assert [row[:12] for row in runs] == before["runs"] and {row[12:15] for row in runs} == {("[]", "[]", "")}
@@ -341,3 +343,40 @@ def test_foreign_keys_are_enforced_after_a_migration(tmp_path: Path):
     with Store(db) as store, pytest.raises(sqlite3.IntegrityError):
         store._conn.execute("INSERT INTO test_results (run_id, test_id, name, description, points, passed, message) "
                             "VALUES (999, 'x', 'x', 'x', 1, 1, '')")
+
+
+def test_pending_manual_parts_and_forgeable_verdicts_round_trip(tmp_path: Path):
+    """nbgrader's manually graded cells are stored as pending (counted in the maximum, no points yet); a test cell
+    run in the sandbox keeps its forgeable label."""
+    db = tmp_path / "gradebook.db"
+    tests = [TestResult("problem1.ipynb::squares_test", "squares_test", "squares", 1.0, True, "", forgeable=True),
+             TestResult("problem1.ipynb::part_b", "part_b", "markdown answer part_b", 2.0, False,
+                        "pending manual review", pending=True)]
+    original = make(tests=tests, score=1.0, max_score=3.0, assignment="ps1")
+    with Store(db) as store:
+        store.record(original, WHEN, "submitted/alice/ps1")
+    with Store(db) as store:
+        (back,) = store.latest("ps1")
+    assert back == original
+    assert [t.pending for t in back.tests] == [False, True] and [t.forgeable for t in back.tests] == [True, False]
+
+
+def test_a_version_2_gradebook_gains_the_pending_columns(tmp_path: Path):
+    db = tmp_path / "gradebook.db"
+    _version_1_gradebook(db)
+    with Store(db):
+        pass
+    with sqlite3.connect(db) as conn:  # back to version 2: test_results without the two columns
+        conn.execute("CREATE TABLE t2 (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), "
+                     "test_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL, points REAL NOT NULL, "
+                     "passed INTEGER NOT NULL CHECK (passed IN (0, 1)), message TEXT NOT NULL)")
+        conn.execute("INSERT INTO t2 SELECT id, run_id, test_id, name, description, points, passed, message "
+                     "FROM test_results")
+        conn.execute("DROP TABLE test_results")
+        conn.execute("ALTER TABLE t2 RENAME TO test_results")
+        conn.execute("PRAGMA user_version = 2")
+    with Store(db) as store:
+        alice = next(r for r in store.latest("week00-toy") if r.student == "alice")
+        assert [(t.name, t.pending, t.forgeable) for t in alice.tests] == [("a", False, False), ("b", False, False)]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 PLUGIN = "autograder.harness.plugin"
+PENDING = "pending manual review"
 TRUSTED_INI = Path(__file__).with_name("pytest.ini")
 
 
@@ -35,6 +36,8 @@ class TestResult:
     points: float
     passed: bool
     message: str
+    pending: bool = False    # a manually graded part (nbgrader answer or task cell): a person gives its points
+    forgeable: bool = False  # an nbgrader test cell run inside the sandbox, beside the student's code
 
     @property
     def score(self) -> float:
@@ -58,7 +61,11 @@ class CheckRun:
         return sum(t.points for t in self.tests)
 
     def failed(self) -> list[TestResult]:
-        return [t for t in self.tests if not t.passed]
+        return [t for t in self.tests if not t.passed and not t.pending]
+
+    def pending(self) -> list[TestResult]:
+        """Manually graded parts waiting for a person."""
+        return [t for t in self.tests if t.pending]
 
 
 def score_results(data: dict) -> CheckRun:
@@ -66,6 +73,10 @@ def score_results(data: dict) -> CheckRun:
     run = CheckRun(cell_errors=data.get("cell_errors", []), problems=list(data.get("problems", [])))
     outcomes = data.get("outcomes", {})
     for test_id, info in data.get("expected", {}).items():
+        if info.get("manual"):
+            run.tests.append(TestResult(test_id, info["name"], info["description"], float(info["points"]),
+                                        False, PENDING, pending=True))
+            continue
         outcome = outcomes.get(test_id)
         passed = bool(outcome) and outcome.get("outcome") == "passed"
         if outcome is None:
@@ -73,27 +84,45 @@ def score_results(data: dict) -> CheckRun:
         else:
             message = "" if passed else outcome.get("message") or "this check failed"
         run.tests.append(TestResult(test_id, info["name"], info["description"], float(info["points"]),
-                                    passed, message))
+                                    passed, message, forgeable=bool(info.get("forgeable"))))
     return run
 
 
-def pytest_args(hidden_dir: Path, results: Path) -> list[str]:
+def _no_checks_dir() -> Path:
+    """An empty folder standing for the hidden checks of an assignment that has none (an nbgrader course whose
+    checks are all test cells)."""
+    folder = Path(tempfile.gettempdir()) / f"ag-no-hidden-checks-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def pytest_args(hidden_dir: Path, results: Path, testcells: Path | None = None) -> list[str]:
     """The hidden checks, from a trusted ini, with no conftest, no cache and no assertion rewriting (whose
     messages would show expected values); modules imported afresh each run (a worker runs many).
 
     pytest's unraisable-exception plugin runs a full garbage collection (several passes) at the end of every
     session: a quarter of a second per submission in a warm worker holding torch, for warnings nobody reads.
     """
+    if not Path(hidden_dir).is_dir():
+        hidden_dir = _no_checks_dir()
     return [
         str(hidden_dir), "-c", str(TRUSTED_INI), "--rootdir", str(hidden_dir), "--noconftest", "-p", PLUGIN,
         "--assert=plain", "--import-mode=importlib", "-q", "--tb=no", "--no-header", "-p", "no:cacheprovider",
         "-p", "no:unraisableexception", "--ag-results", str(results),
+        *([f"--ag-testcells={testcells}"] if testcells else []),
     ]
 
 
-def pytest_command(hidden_dir: Path, results: Path, extra: list[str]) -> list[str]:
+def pytest_command(hidden_dir: Path, results: Path, extra: list[str], testcells: Path | None = None) -> list[str]:
     """pytest in its own isolated (-I) interpreter."""
-    return [sys.executable, "-I", "-m", "pytest", *pytest_args(hidden_dir, results), *extra]
+    return [sys.executable, "-I", "-m", "pytest", *pytest_args(hidden_dir, results, testcells), *extra]
+
+
+def write_spec(course: Course, assignment: Assignment, path: Path) -> Path:
+    """The assignment's nbgrader test cells and manual cells, for the plugin (``--ag-testcells``)."""
+    from ..testcells import write_spec as write
+
+    return write(course, assignment, path)
 
 
 def submission_program(course: Course, assignment: Assignment, notebooks: list[NotebookNode]) -> Program:
@@ -128,7 +157,8 @@ def run_checks_inprocess(course: Course, assignment: Assignment, notebooks: list
         cells_file.write_text(json.dumps([vars(c) for c in submission_cells(course, assignment, notebooks)]))
         extra = [f"--ag-workdir={workdir}", f"--ag-cells={cells_file}"]
         env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
-        proc = subprocess.run(pytest_command(course.hidden_tests_dir(assignment), results, extra),
+        testcells = write_spec(course, assignment, tmp_path / "testcells.json")
+        proc = subprocess.run(pytest_command(course.hidden_tests_dir(assignment), results, extra, testcells),
                               cwd=workdir, env=env, capture_output=True, text=True,
                               timeout=timeout or assignment.time_limit * 2)
         if not results.is_file():
@@ -141,7 +171,9 @@ def collect_expected(course: Course, assignment: Assignment) -> dict[str, dict]:
     """The expected hidden checks and their points, from a collect-only pytest run (no submission needed)."""
     with tempfile.TemporaryDirectory(prefix="ag-collect-") as tmp:
         results = Path(tmp) / "results.json"
-        subprocess.run([*pytest_command(course.hidden_tests_dir(assignment), results, []), "--collect-only"],
+        testcells = write_spec(course, assignment, Path(tmp) / "testcells.json")
+        subprocess.run([*pytest_command(course.hidden_tests_dir(assignment), results, [], testcells),
+                        "--collect-only"],
                        cwd=tmp, capture_output=True, timeout=300)
         if not results.is_file():
             return {}

@@ -31,8 +31,11 @@ class SubmissionError(Exception):
     """The student's code raised while a check called it; carries only the student's side of the story: the
     error's type and ``where`` it was raised (``message`` only for trusted notebooks run in-process)."""
 
-    def __init__(self, name: str, error_type: str, message: str = "", where: str = ""):
+    def __init__(self, name: str, error_type: str, message: str = "", where: str = "", builtin_type: str = ""):
         self.name, self.error_type, self.message, self.where = name, error_type, message, where
+        # the nearest built-in exception class the error's class derives from (``ValueError`` for a student's
+        # ``class BadInput(ValueError)``): what an nbgrader test cell's ``except ValueError:`` catches
+        self.builtin_type = builtin_type if builtin_type in KNOWN_ERROR_TYPES else ""
         super().__init__(student_error_text(name, error_type, message, where))
 
 

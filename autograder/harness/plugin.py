@@ -32,6 +32,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ag-cells", help="JSON list of the submission's code cells to run ({label, source})")
     group.addoption("--ag-workdir", help="folder the submission's code runs in (public data files)")
     group.addoption("--ag-results", help="where to write the results JSON")
+    group.addoption("--ag-testcells", help="JSON of the assignment's nbgrader test cells and manual cells")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -40,6 +41,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def description_of(item: pytest.Item) -> str:
+    if getattr(item, "ag_description", None):
+        return item.ag_description
     doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
     first = doc.strip().splitlines()[0].strip() if doc.strip() else ""
     return first or item.name.removeprefix("test_").replace("_", " ")
@@ -96,6 +99,11 @@ class Recorder:
             self.expected[item.nodeid] = {"name": getattr(item, "originalname", item.name),
                                           "points": points / max(instances.get(function_of(item), 1), 1),
                                           "description": description}
+            if getattr(item, "ag_forgeable", False):
+                self.expected[item.nodeid]["forgeable"] = True
+        for cell in getattr(self.config, "_ag_manual", []):  # counted in the maximum, graded by a person
+            self.expected[cell.test_id] = {"name": cell.grade_id, "points": cell.points, "manual": True,
+                                           "description": f"{cell.kind} {cell.grade_id} ({cell.notebook})"}
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -111,7 +119,7 @@ class Recorder:
         outcome = yield
         report = outcome.get_result()
         if report.failed and call.excinfo is not None:
-            report.ag_message = describe_failure(call.excinfo.value)
+            report.ag_message = getattr(item, "ag_failure", None) or describe_failure(call.excinfo.value)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         entry = self.outcomes.setdefault(report.nodeid, {"outcome": "passed", "message": ""})
@@ -137,13 +145,67 @@ class Recorder:
         Path(path).write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
-@pytest.fixture(scope="session")
-def submission(request: pytest.FixtureRequest):
-    """The submission under test: its top-level names, called across the backend's boundary."""
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The assignment's nbgrader test cells become checks beside the hidden pytest ones (autograder/testcells.py)."""
+    path = config.getoption("--ag-testcells")
+    if not path:
+        return
+    from ..testcells import read_spec
+
+    tests, manual, imports = read_spec(Path(path))
+    config._ag_manual = manual
+    for cell in tests:
+        item = TestCellItem.from_parent(session, name=cell.grade_id, nodeid=cell.test_id, cell=cell, imports=imports)
+        item.add_marker(pytest.mark.points(cell.points))
+        items.append(item)
+
+
+class TestCellItem(pytest.Item):
+    """One nbgrader test cell: run by trusted code against the submission, or (marked) read from the sandbox's
+    run of the notebook, forgeable."""
+
+    __test__ = False
+
+    def __init__(self, *, cell: Any, imports: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.cell, self.imports = cell, imports
+        self.ag_description = cell.description
+        self.ag_forgeable = cell.sandbox
+        self.ag_failure: str | None = None
+
+    def runtest(self) -> None:
+        from ..testcells import FORGEABLE, CellRun, failure_message
+
+        submission = submission_of(self.config)
+        if self.cell.sandbox:
+            errors = [e for e in map(_as_dict, submission.cell_errors) if e.get("cell") == self.cell.grade_id]
+            if errors:
+                self.ag_failure = (f"test cell {self.cell.grade_id} raised {errors[0].get('error_type')} "
+                                   f"({FORGEABLE})")
+                raise AssertionError(self.ag_failure)
+            return
+        try:
+            CellRun(submission, self.cell, self.imports).execute()
+        except Exception as exc:
+            self.ag_failure = failure_message(self.cell, exc)
+            raise
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, self.cell.test_id
+
+
+def _as_dict(error: Any) -> dict[str, Any]:
+    return error if isinstance(error, dict) else vars(error)
+
+
+def submission_of(config: pytest.Config) -> Any:
+    """The submission under test, made once per session (the fixture and test-cell items share it)."""
+    if getattr(config, "_ag_submission", None) is not None:
+        return config._ag_submission
     from ..notebooks import CodeCell
     from ..transports.inprocess import InProcessSubmission
 
-    config = request.config
     if _provider is not None:
         config._ag_submission = _provider(config)
         return config._ag_submission
@@ -153,3 +215,9 @@ def submission(request: pytest.FixtureRequest):
     sub = InProcessSubmission.run(cells, workdir, probes.read_text("utf-8") if probes.is_file() else None)
     config._ag_submission = sub
     return sub
+
+
+@pytest.fixture(scope="session")
+def submission(request: pytest.FixtureRequest):
+    """The submission under test: its top-level names, called across the backend's boundary."""
+    return submission_of(request.config)

@@ -6,16 +6,20 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
+import weakref
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Literal
 
 from ..config import Assignment, Course
 from ..engine import GRACE, Outcome, outcome_from, release_imports, worker_config
 from ..errors import UserError
-from ..harness import CheckRun
+from ..harness import CheckRun, write_spec
 from ..notebooks import CodeCell
 from ..sandboxes import remove_leftovers
 from ..sandboxes.common import Cgroup
@@ -118,6 +122,9 @@ class Pool:
         self.config = worker_config(assignment, course.hidden_tests_dir(assignment),
                                     public if public.is_dir() else None, release_imports(course, assignment),
                                     jobs, backend=backend, image=image, threads=threads)
+        self.cells_dir = Path(tempfile.mkdtemp(prefix="ag-testcells-"))  # the test cells' text: trusted side only
+        self.config["testcells"] = str(write_spec(course, assignment, self.cells_dir / "testcells.json"))
+        weakref.finalize(self, shutil.rmtree, self.cells_dir, True)
         self.backend = backend
         remove_leftovers(backend)
         self.jobs = max(1, self.config.pop("jobs"))

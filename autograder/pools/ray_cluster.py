@@ -31,7 +31,7 @@ from typing import Any
 from ..config import Assignment, Course
 from ..engine import GRACE, Outcome, outcome_from, release_imports
 from ..errors import UserError
-from ..harness import CheckRun
+from ..harness import CheckRun, write_spec
 from ..notebooks import CodeCell
 from .local import WORKER_START_TIMEOUT
 
@@ -72,7 +72,8 @@ def _check_reachable(address: str) -> None:
 
 
 def pack_checks(course: Course, assignment: Assignment) -> tuple[str, bytes]:
-    """The hidden checks and the release as one gzip archive, with a digest of its content."""
+    """The hidden checks, the release and the nbgrader test cells as one gzip archive, with a digest of its
+    content."""
     def skip_caches(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
         if "__pycache__" in info.name.split("/"):
             return None
@@ -80,11 +81,16 @@ def pack_checks(course: Course, assignment: Assignment) -> tuple[str, bytes]:
         return info
 
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as tar:
-        tar.add(course.hidden_tests_dir(assignment), arcname="hidden", filter=skip_caches)
+    with tempfile.TemporaryDirectory(prefix="ag-pack-") as tmp, \
+            tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as tar:
+        hidden = course.hidden_tests_dir(assignment)
+        if hidden.is_dir():  # (an nbgrader course may have only test cells)
+            tar.add(hidden, arcname="hidden", filter=skip_caches)
         public = course.release_dir(assignment)
         if public.is_dir():
             tar.add(public, arcname="public", filter=skip_caches)
+        tar.add(write_spec(course, assignment, Path(tmp) / "testcells.json"), arcname="testcells.json",
+                filter=skip_caches)
     data = buffer.getvalue()
     return hashlib.sha256(data).hexdigest()[:16], data
 
@@ -118,6 +124,7 @@ class GraderActor:
         config = worker_config(spec, root / "hidden", public if public.is_dir() else None, preimport, jobs=1,
                                backend=backend, image=image, threads=1)
         config.pop("jobs")
+        config["testcells"] = str(root / "testcells.json")
         remove_leftovers(backend)  # sandboxes of workers that died on this node earlier
         self.worker = WorkerProcess(config, spec.time_limit + GRACE)
         self.worker.start()

@@ -6,6 +6,7 @@ hostile. Student submissions are graded by a sandboxed backend; both give tests 
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import os
 import sys
@@ -52,7 +53,8 @@ class Handle:
         try:
             value = getattr(self._obj, name)
         except Exception as exc:
-            raise SubmissionError(f"{self._label}.{name}", type(exc).__name__, str(exc)) from None
+            raise SubmissionError(f"{self._label}.{name}", type(exc).__name__, str(exc),
+                                  builtin_type=builtin_base(exc)) from None
         return guard(value, f"{self._label}.{name}")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -72,6 +74,14 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
+def builtin_base(exc: BaseException) -> str:
+    """The nearest built-in exception class of ``exc``'s, by name (as the sandbox's runner reports it)."""
+    for kind in type(exc).__mro__:
+        if getattr(builtins, kind.__name__, None) is kind:
+            return kind.__name__
+    return ""
+
+
 def guard(value: Any, label: str) -> Any:
     """Wrap a callable so the student's exceptions become :class:`SubmissionError` naming ``label``."""
     if _is_plain(value):
@@ -83,7 +93,7 @@ def guard(value: Any, label: str) -> Any:
         try:
             result = value(*_unwrap(args), **_unwrap(kwargs))
         except Exception as exc:
-            raise SubmissionError(label, type(exc).__name__, str(exc)) from None
+            raise SubmissionError(label, type(exc).__name__, str(exc), builtin_type=builtin_base(exc)) from None
         return result if _is_plain(result) else Handle(result, f"{label}(...)")
 
     return call
@@ -144,6 +154,21 @@ class InProcessSubmission:
 
     def has(self, name: str) -> bool:
         return name in self._namespace
+
+    def reference(self, name: str) -> Any:
+        """The value of one of the notebook's names, as the remote backend gives it: plain data or a handle."""
+        if name not in self._namespace:
+            raise MissingName(name)
+        value = self._namespace[name]
+        return value if _is_plain(value) else Handle(value, name)
+
+    def assign(self, name: str, value: Any) -> None:
+        self._namespace[name] = _unwrap(value)
+
+    def delete(self, name: str) -> None:
+        if name not in self._namespace:
+            raise SubmissionError(name, "NameError", f"name '{name}' is not defined", builtin_type="NameError")
+        del self._namespace[name]
 
     def probe(self, name: str, *args: Any, **kwargs: Any) -> Any:
         if name not in self._probes:

@@ -198,8 +198,10 @@ class Session:
             error = reply["error"] if isinstance(reply["error"], dict) else {}
             if error.get("type") == OVER_LIMIT and error.get("reason") in limit_reasons():
                 raise self._refused(label or "your code", what, error["reason"])
+            builtin = error.get("builtin")
             raise SubmissionError(label or "your code", str(error.get("type", "Error"))[:100],
-                                  where=self._place(error.get("where")))
+                                  where=self._place(error.get("where")),
+                                  builtin_type=builtin if type(builtin) is str else "")
         return reply.get("ok")
 
     def _refused(self, label: str, what: str, reason: str) -> ReplyRefused:
@@ -319,6 +321,21 @@ class RemoteSubmission:
 
     def has(self, name: str) -> bool:
         return bool(self._session.call({"op": "has", "name": name}, name, "looking up"))
+
+    def reference(self, name: str) -> Any:
+        """The value of one of the notebook's names: plain data, or an object that stays in the sandbox."""
+        return self._session.call({"op": "get", "name": name}, name, "looking up")
+
+    def assign(self, name: str, value: Any) -> None:
+        """Rebind one of the notebook's names (plain data, or an object of the submission's)."""
+        s = self._session
+        try:
+            s.call({"op": "assign", "name": name, "value": s.unwrap(value)}, name, "assigning")
+        except Unencodable as exc:
+            raise TypeError(f"a value that cannot cross the sandbox boundary: {exc}") from None
+
+    def delete(self, name: str) -> None:
+        self._session.call({"op": "delete", "name": name}, name, "deleting")
 
     def make_object(self, qualname: str, *args: Any, **kwargs: Any) -> Any:
         s = self._session
