@@ -123,6 +123,8 @@ def mutate(ids: Ids = None, jobs: Annotated[int, typer.Option("--jobs", "-j", mi
                                                       "(overrides --profile)")] = None,
            results: Annotated[Path | None, typer.Option(help="folder for mutation-<id>.md (default: "
                                                         "benchmarks/results)")] = None,
+           fresh: Annotated[bool, typer.Option(help="grade every mutant again, ignoring cached results (for "
+                                                    "timings)")] = False,
            course: CourseOption = None) -> None:
     """Measure the hidden checks: grade single-change mutants of the reference; exit 1 below the threshold."""
     from . import mutation
@@ -134,12 +136,13 @@ def mutate(ids: Ids = None, jobs: Annotated[int, typer.Option("--jobs", "-j", mi
     failed = []
     for a in chosen:
         n = sample or (a.mutation_sample if profile == "fast" else None)
-        run = mutation.mutate(c, a, jobs=jobs, sample=n,
+        run = mutation.mutate(c, a, jobs=jobs, sample=n, fresh=fresh,
                               on_total=lambda total, a=a: err.print(f"{a.id}: grading {total} mutant(s) …"))
         folder = results or c.root / "benchmarks" / "results"
         folder.mkdir(parents=True, exist_ok=True)
         name = f"mutation-{a.id}.md" if n is None else f"mutation-{a.id}-fast.md"
-        command = "autograder mutate " + a.id + ("" if n is None else f" --sample {n}") + f" --jobs {jobs}"
+        command = (f"autograder mutate {a.id}" + ("" if n is None else f" --sample {n}") + f" --jobs {jobs}"
+                   + (" --fresh" if fresh else ""))
         (folder / name).write_text(mutation.render_markdown(run, c, a, command), encoding="utf-8")
         table = Table(title=f"{a.id}: mutation score per function", title_justify="left")
         for column in ("function", "mutants", "killed", "survived", "errors", "score"):

@@ -202,9 +202,9 @@ def _graded(outcome: Outcome, reference: float | None) -> Graded:
 
 
 def mutate(course: Course, assignment: Assignment, *, jobs: int = 2, sample: int | None = None,
-           on_total: Callable[[int], None] | None = None,
+           fresh: bool = False, on_total: Callable[[int], None] | None = None,
            on_result: Callable[[Mutant, Graded], None] | None = None) -> MutationRun:
-    """Generate, grade (or take from the cache) and judge the mutants of one assignment."""
+    """Generate, grade (or take from the cache, unless ``fresh``) and judge the mutants of one assignment."""
     begin = time.monotonic()
     paths = reference_notebooks(course, assignment)
     notebooks = {p.name: read_notebook(p) for p in paths}
@@ -216,7 +216,7 @@ def mutate(course: Course, assignment: Assignment, *, jobs: int = 2, sample: int
     chosen = sample_of(candidates, sample) if sample else candidates
     cache = Cache(course, assignment)
 
-    reference = cache.get("reference")
+    reference = None if fresh else cache.get("reference")
     if reference is None or reference.status == "error":
         [(_, outcome)] = list(Pool(course, assignment, 1).map([("reference", _cells(course, assignment, notebooks,
                                                                                      None))]))
@@ -229,7 +229,7 @@ def mutate(course: Course, assignment: Assignment, *, jobs: int = 2, sample: int
     results: dict[str, Graded] = {}
     todo = []
     for m in chosen:
-        hit = cache.get(m.id)
+        hit = None if fresh else cache.get(m.id)
         if hit is not None and hit.status != "error":
             results[m.id] = hit
         else:
