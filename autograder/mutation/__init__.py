@@ -65,6 +65,7 @@ class MutationRun:
     seconds: float
     stale: list[str] = field(default_factory=list)  # equivalent-list ids no mutant has any more
     threshold: float = 0.0
+    timing: str = ""  # the wall time of the last run of this profile that graded every mutant afresh
 
     def counts(self, function: str | None = None) -> dict[str, int]:
         chosen = [m for m in self.mutants if function in (None, m.function)]
@@ -180,6 +181,14 @@ class Cache:
         tmp.write_text(json.dumps(self.entries, indent=0, sort_keys=True), encoding="utf-8")
         tmp.replace(self.path)
 
+    def note_timing(self, profile: str, seconds: float, count: int) -> None:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        self.put(f"timing:{profile}", Graded("timing", seconds, count, reason=when))
+
+    def timing(self, profile: str) -> str:
+        entry = self.get(f"timing:{profile}")
+        return f"{entry.score:.0f} s for {entry.max_score:.0f} mutants ({entry.reason})" if entry else ""
+
 
 def _cells(course: Course, assignment: Assignment, notebooks: dict, mutant: Mutant | None) -> list:
     """The graded code cells of the reference, with ``mutant``'s cell changed."""
@@ -254,8 +263,13 @@ def mutate(course: Course, assignment: Assignment, *, jobs: int = 2, sample: int
                 if on_result:
                     on_result(by_id[key], graded)
     stale = sorted(set(declared) - ids)
-    return MutationRun(assignment.id, reference.score, reference.max_score, chosen, equivalent, results,
-                       len(everything), sample, time.monotonic() - begin, stale, assignment.mutation_threshold)
+    run = MutationRun(assignment.id, reference.score, reference.max_score, chosen, equivalent, results,
+                      len(everything), sample, time.monotonic() - begin, stale, assignment.mutation_threshold)
+    profile = f"sample{sample}" if sample else "full"
+    if chosen and len(todo) == len(chosen):  # graded from scratch: the honest time, kept for later reports
+        cache.note_timing(profile, run.seconds, len(chosen))
+    run.timing = cache.timing(profile)
+    return run
 
 
 def unified_diff(mutant: Mutant, original: str) -> str:
@@ -284,7 +298,8 @@ def render_markdown(run: MutationRun, course: Course, assignment: Assignment, co
              f"- **mutation score: {_pct(run.score())}** (threshold {_pct(run.threshold)}: "
              f"{'met' if run.passed else 'NOT met'})",
              f"- reference score {run.reference_score:g}/{run.max_score:g}; wall time {run.seconds:.0f} s "
-             f"({sum(1 for r in run.results.values() if r.cached)} results from the cache)", "",
+             f"({sum(1 for r in run.results.values() if r.cached)} results from the cache)"
+             + (f"; last run grading all afresh: {run.timing}" if run.timing else ""), "",
              "| function | mutants | killed | survived | errors | score |", "|---|---|---|---|---|---|"]
     for function in run.functions:
         c = run.counts(function)
