@@ -89,10 +89,12 @@ def test_caught_mutant_is_killed_missed_one_survives_and_the_cache_skips_regradi
     assert graded.status == "survived" and graded.score == 6
     assert survivor in run.survivors and run.score() < 1.0
     assert not any(g.cached for g in run.results.values())
+    assert run.timing.startswith(f"{run.seconds:.0f} s for {len(run.mutants)} mutants (")
 
     again = mutate(toy, a, jobs=2)
     assert all(g.cached for g in again.results.values())
     assert {k: g.status for k, g in again.results.items()} == {k: g.status for k, g in run.results.items()}
+    assert again.timing == run.timing  # the from-scratch time is what the report keeps quoting
     # A change to the hidden checks makes every cached grade stale.
     checks = toy.hidden_tests_dir(a) / "test_toy.py"
     checks.write_text(checks.read_text() + "\n# edited\n")
