@@ -47,6 +47,9 @@ class Worker:
         self.probes = probes.read_text(encoding="utf-8") if probes.is_file() else None
         public = Path(config["public_dir"]) if config.get("public_dir") else None
         limits, preimport = Limits(**config["limits"]), config.get("preimport")
+        # `autograder mutate` needs only to know whether a mutant loses points: it stops at the first failed check
+        # (the checks not run then count as failed, as the scoring is fail-closed).
+        self.stop_early = ["--maxfail=1"] if config.get("stop_at_first_failure") else []
         if config.get("backend", "local") == "docker":  # the runner in a container (docker_backend.py)
             from .docker_backend import DockerSandbox
             self.sandbox = DockerSandbox(public, limits, image=config["image"], user=config["image_user"],
@@ -68,7 +71,7 @@ class Worker:
         with tempfile.TemporaryDirectory(prefix="ag-results-") as tmp:
             results = Path(tmp) / "results.json"
             try:
-                pytest.main(pytest_args(self.hidden_dir, results))
+                pytest.main([*pytest_args(self.hidden_dir, results), *self.stop_early])
             finally:
                 harness_plugin.provide_submission(None)
                 output, check_output = session.finish()

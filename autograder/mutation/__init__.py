@@ -202,7 +202,7 @@ def _cells(course: Course, assignment: Assignment, notebooks: dict, mutant: Muta
 
 def _graded(outcome: Outcome, reference: float | None) -> Graded:
     run = outcome.run
-    failed = [t.name for t in run.failed()]
+    failed = [t.name for t in run.failed() if t.message != "this check did not run"]  # (stopped at the first)
     if outcome.error:
         return Graded("error", 0.0, run.max_score, failed, f"grader error: {outcome.error}", outcome.seconds)
     killed = reference is not None and run.score < reference - 1e-9
@@ -254,7 +254,9 @@ def mutate(course: Course, assignment: Assignment, *, jobs: int = 2, sample: int
                                               "call_time_limit": min(assignment.call_time_limit, limit)})
         by_id = {m.id: m for m in todo}
         items = [(m.id, _cells(course, assignment, notebooks, m)) for m in todo]
-        with contextlib.closing(Pool(course, quick, jobs).map(items)) as outcomes:
+        pool = Pool(course, quick, jobs)
+        pool.config["stop_at_first_failure"] = True  # killed is all we need to know: skip the remaining checks
+        with contextlib.closing(pool.map(items)) as outcomes:
             for key, outcome in outcomes:
                 graded = _graded(outcome, reference.score)
                 if graded.status != "error":
