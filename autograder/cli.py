@@ -140,7 +140,7 @@ def mutate(ids: Ids = None, jobs: Annotated[int, typer.Option("--jobs", "-j", mi
                               on_total=lambda total, a=a: err.print(f"{a.id}: grading {total} mutant(s) …"))
         folder = results or c.root / "benchmarks" / "results"
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"mutation-{a.id}.md" if n is None else f"mutation-{a.id}-fast.md"
+        name = f"mutation-{a.id}" + ("" if n is None else f"-sample{n}" if sample else "-fast") + ".md"
         command = (f"autograder mutate {a.id}" + ("" if n is None else f" --sample {n}") + f" --jobs {jobs}"
                    + (" --fresh" if fresh else ""))
         (folder / name).write_text(mutation.render_markdown(run, c, a, command), encoding="utf-8")
