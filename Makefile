@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 export MPLBACKEND := Agg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system release test lint unit validate demo lab bench clean docker-test ray-test
+.PHONY: setup system release test lint unit validate mutate mutate-fast demo lab bench clean docker-test ray-test
 
 setup: $(STAMP) system
 
@@ -46,7 +46,17 @@ validate: setup
 	@for nb in solutions/*/*.ipynb; do $(BIN)/autograder check "$$nb" || exit 1; done
 	$(BIN)/autograder validate --jobs 2
 
-test: lint unit validate docker-test ray-test
+# Check strength: single-change mutants of every reference, graded like submissions; fails below each
+# assignment's mutation_threshold (course.yml). `mutate` grades all of them (results in benchmarks/results/);
+# `mutate-fast` a fixed sample per function (results cached in .mutation-cache/, so a re-run with unchanged checks
+# and references grades nothing). See docs/authoring.md, "Measuring the checks".
+mutate: setup
+	nice $(BIN)/autograder mutate --jobs 2
+
+mutate-fast: setup
+	nice $(BIN)/autograder mutate --profile fast --jobs 2 --results benchmarks/scratch
+
+test: lint unit validate mutate-fast docker-test ray-test
 
 # The main job: release, then grade the bundled week-1 samples (perfect, partial, blank, corrupt, malicious) in
 # the sandbox, into gradebook.db, autograded/<student>/ and feedback/<student>/, and export the CSV.

@@ -185,6 +185,58 @@ def validate(ids: Ids = None, jobs: Annotated[int, typer.Option("--jobs", "-j", 
     raise typer.Exit(1 if bad else 0)
 
 
+@app.command(epilog=_example("autograder mutate week01-markov", "autograder mutate --profile fast"))
+def mutate(ids: Ids = None, jobs: Annotated[int, typer.Option("--jobs", "-j", min=1)] = 2,
+           profile: Annotated[str, typer.Option(help="full (every mutant) or fast (a fixed sample per function, "
+                                                     "`mutation_sample` in course.yml)")] = "full",
+           sample: Annotated[int | None, typer.Option(min=1, help="grade this many mutants per function "
+                                                      "(overrides --profile)")] = None,
+           results: Annotated[Path | None, typer.Option(help="folder for mutation-<id>.md (default: "
+                                                        "benchmarks/results)")] = None,
+           fresh: Annotated[bool, typer.Option(help="grade every mutant again, ignoring cached results (for "
+                                                    "timings)")] = False,
+           course: CourseOption = None) -> None:
+    """Measure the hidden checks: grade single-change mutants of the reference; exit 1 below the threshold."""
+    from . import mutation
+
+    if profile not in ("full", "fast"):
+        raise UserError(f"unknown profile {profile!r} (use full or fast)")
+    c = _load(course)
+    chosen = c.select(ids)
+    failed = []
+    for a in chosen:
+        n = sample or (a.mutation_sample if profile == "fast" else None)
+        run = mutation.mutate(c, a, jobs=jobs, sample=n, fresh=fresh,
+                              on_total=lambda total, a=a: err.print(f"{a.id}: grading {total} mutant(s) …"))
+        folder = results or c.root / "benchmarks" / "results"
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"mutation-{a.id}" + ("" if n is None else f"-sample{n}" if sample else "-fast") + ".md"
+        command = (f"autograder mutate {a.id}" + ("" if n is None else f" --sample {n}") + f" --jobs {jobs}"
+                   + (" --fresh" if fresh else ""))
+        (folder / name).write_text(mutation.render_markdown(run, c, a, command), encoding="utf-8")
+        table = Table(title=f"{a.id}: mutation score per function", title_justify="left")
+        for column in ("function", "mutants", "killed", "survived", "errors", "score"):
+            table.add_column(column)
+        for function in run.functions:
+            k = run.counts(function)
+            score = run.score(function)
+            table.add_row(function, str(sum(k.values())), str(k["killed"]), str(k["survived"]), str(k["error"]),
+                          "-" if score is None else f"{100 * score:.0f}%")
+        out.print(table)
+        for m in run.survivors:
+            out.print(f"survived {m.id} {m.function}: {m.description}", markup=False, soft_wrap=True)
+        total, score = run.counts(), run.score()
+        pct = "-" if score is None else f"{100 * score:.1f}%"
+        out.print(f"{a.id}: score {pct} ({total['killed']} killed, {total['survived']} survived, {total['error']} "
+                  f"errors, {len(run.equivalent)} equivalent, {run.generated} generated) in {run.seconds:.0f} s; "
+                  f"details in {_rel(folder / name)}", soft_wrap=True)
+        if not run.passed:
+            failed.append(f"{a.id} scores {pct}, below its mutation_threshold of {100 * run.threshold:.1f}%")
+    if failed:
+        err.print("mutation score too low: " + "; ".join(failed), soft_wrap=True)
+        raise typer.Exit(1)
+
+
 @app.command(epilog=_example("autograder grade week01-markov", "autograder grade week01-markov --submissions "
                              "downloads.zip -j 2", "autograder grade week02-rnn --backend docker --regrade",
                              "autograder grade week01-markov --cluster ray://head.example.org:10001"))

@@ -176,6 +176,10 @@ class Assignment(BaseModel):
     memory: Bytes = 2 * 1024**3
     gpu: GpuUse = GpuUse.none
     image: str = "autograder-runner:cpu"
+    # `autograder mutate`: the least share of non-equivalent mutants the hidden checks must kill, and how many
+    # mutants per graded function the fast profile (`make test`) grades.
+    mutation_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
+    mutation_sample: int = Field(default=3, ge=1)
 
     @model_validator(mode="after")
     def _due_after_release(self) -> Assignment:

@@ -48,6 +48,9 @@ class Worker:
         probes = self.hidden_dir / "probes.py"
         self.probes = probes.read_text(encoding="utf-8") if probes.is_file() else None
         public = Path(config["public_dir"]) if config.get("public_dir") else None
+        # `autograder mutate` needs only to know whether a mutant loses points: it stops at the first failed check
+        # (the checks not run then count as failed, as the scoring is fail-closed).
+        self.stop_early = ["--maxfail=1"] if config.get("stop_at_first_failure") else []
         self.sandbox = sandboxes.create(config, public, Limits(**config["limits"]))
 
     def start(self) -> None:
@@ -63,7 +66,7 @@ class Worker:
         with tempfile.TemporaryDirectory(prefix="ag-results-") as tmp:
             results = Path(tmp) / "results.json"
             try:
-                pytest.main(pytest_args(self.hidden_dir, results, self.testcells))
+                pytest.main([*pytest_args(self.hidden_dir, results, self.testcells), *self.stop_early])
             finally:
                 harness_plugin.provide_submission(None)
                 output, check_output = session.finish()
