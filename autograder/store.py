@@ -73,9 +73,7 @@ _SCHEMA = [  # version 2; later versions are reached by their migration steps, f
         description TEXT NOT NULL,
         points REAL NOT NULL,
         passed INTEGER NOT NULL CHECK (passed IN (0, 1)),
-        message TEXT NOT NULL,
-        pending INTEGER NOT NULL DEFAULT 0 CHECK (pending IN (0, 1)),
-        forgeable INTEGER NOT NULL DEFAULT 0 CHECK (forgeable IN (0, 1)))""",
+        message TEXT NOT NULL)""",  # (version 2's tables: a new gradebook is migrated from there like an old one)
     "CREATE INDEX test_results_by_run ON test_results (run_id)",
 ]
 

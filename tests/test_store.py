@@ -361,12 +361,12 @@ def test_pending_manual_parts_and_forgeable_verdicts_round_trip(tmp_path: Path):
     assert [t.pending for t in back.tests] == [False, True] and [t.forgeable for t in back.tests] == [True, False]
 
 
-def test_a_version_2_gradebook_gains_the_pending_columns(tmp_path: Path):
+def test_a_version_3_gradebook_gains_the_pending_columns(tmp_path: Path):
     db = tmp_path / "gradebook.db"
     _version_1_gradebook(db)
     with Store(db):
         pass
-    with sqlite3.connect(db) as conn:  # back to version 2: test_results without the two columns
+    with sqlite3.connect(db) as conn:  # back to version 3: test_results without the two columns
         conn.execute("CREATE TABLE t2 (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), "
                      "test_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL, points REAL NOT NULL, "
                      "passed INTEGER NOT NULL CHECK (passed IN (0, 1)), message TEXT NOT NULL)")
@@ -374,7 +374,7 @@ def test_a_version_2_gradebook_gains_the_pending_columns(tmp_path: Path):
                      "FROM test_results")
         conn.execute("DROP TABLE test_results")
         conn.execute("ALTER TABLE t2 RENAME TO test_results")
-        conn.execute("PRAGMA user_version = 2")
+        conn.execute("PRAGMA user_version = 3")
     with Store(db) as store:
         alice = next(r for r in store.latest("week00-toy") if r.student == "alice")
         assert [(t.name, t.pending, t.forgeable) for t in alice.tests] == [("a", False, False), ("b", False, False)]
