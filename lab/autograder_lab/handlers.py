@@ -61,8 +61,6 @@ class CheckHandler(APIHandler):
         try:
             body = self.get_json_body() or {}
             path = notebook_under(root, body.get("path") if isinstance(body, dict) else None)
-        except tornado.web.HTTPError:
-            raise
         except ValueError as exc:  # the message goes in the JSON body, which the panel shows
             raise tornado.web.HTTPError(400, str(exc)) from None
         # from where the server was started, like `autograder check` typed there (course.yml is found from the
