@@ -6,27 +6,29 @@ STAMP   := $(VENV)/.installed
 export MPLBACKEND := Agg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system release test lint unit validate mutate mutate-fast demo lab bench clean docker-test ray-test
+.PHONY: setup system release test lint unit validate mutate mutate-fast demo lab lab-build bench clean docker-test ray-test
 
 setup: $(STAMP) system
 
 # Python packages: the whole tree pinned in requirements.lock (torch==2.13.0, CPU build here).
-$(STAMP): requirements.lock requirements-cluster.lock pyproject.toml
+$(STAMP): requirements.lock requirements-cluster.lock pyproject.toml lab/pyproject.toml lab/autograder_lab/labextension/package.json
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.lock -r requirements-cluster.lock
 	$(BIN)/pip install -q --no-deps -e .
+	@# JupyterLab's "Check my work" (lab/): the committed front-end bundle and the server extension, no Node needed
+	$(BIN)/pip install -q --no-deps -e ./lab
 	@# one way to check work: nbgrader's own Validate button, assignment list and formgrader check differently
 	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
 	for ext in formgrader validate_assignment assignment_list course_list; do \
 		$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.$$ext >/dev/null 2>&1; done
 	touch $(STAMP)
 
-# System packages, installed when missing: bubblewrap and libseccomp (the sandbox and its system-call filter), and
-# Debian's chromium, which the browser test of the reports drives through Playwright (no browser download).
+# System packages, installed when missing: bubblewrap and libseccomp for the sandbox (its system-call filter), and
+# Debian's Chromium for the browser tests (the reports and JupyterLab, driven by Playwright; no browser download).
 system:
 	@command -v bwrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
-	@test -x /usr/bin/chromium || { apt-get update -qq && \
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@/sbin/ldconfig -p | grep -q 'libseccomp\.so\.2 ' || { apt-get update -qq && apt-get install -y -qq libseccomp2 >/dev/null; }
 
@@ -103,6 +105,13 @@ ray-test: setup
 lab: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --notebook-dir=release \
 		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+# Rebuild the "Check my work" front-end from lab/src (TypeScript) into lab/autograder_lab/labextension, the
+# bundle that is committed and installed by `make setup`. Needs Node and the npm registry (about a minute cold).
+lab-build: setup
+	cd lab && PATH="$(CURDIR)/$(BIN):$$PATH" jlpm install && PATH="$(CURDIR)/$(BIN):$$PATH" jlpm build:prod
+	$(BIN)/pip install -q --no-deps -e ./lab
+	@touch $(STAMP)
 
 clean:
 	rm -rf $(VENV) submitted autograded feedback exports reports

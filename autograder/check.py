@@ -10,12 +10,14 @@ staff's machines).
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from jupyter_client.manager import KernelManager
@@ -26,16 +28,43 @@ from nbformat import NotebookNode
 from .config import Assignment, Course, find_course_file, load_course
 from .errors import ConfigError, NotebookError
 from .notebooks import assignment_of, is_locked, read_notebook
-from .program import Program, build_program, normalised, program_without_release
+from .program import Program, ProgramCell, build_program, defined_names, normalised, program_without_release
 
 DEFAULT_TIME_LIMIT = 300.0
 
 
 @dataclass
+class Place:
+    """Where a cell is, as the student sees it: the section heading above it, and its position and id in the
+    checked notebook (for jumping to it; None for a locked cell the student deleted)."""
+
+    section: str = ""
+    index: int | None = None
+    cell_id: str | None = None
+
+    def prefix(self) -> str:
+        return f"in section '{self.section}': " if self.section else ""
+
+
+@dataclass
 class PublicCheck:
-    cell: str
-    status: str  # passed | failed | not run
+    cell: str  # the check's grade id
+    status: str  # passed | failed | not attempted (a function it calls is still the stub) | not run
     detail: str = ""
+    place: Place = field(default_factory=Place)
+
+
+@dataclass
+class CellError:
+    """A cell of the student's program that raised, with the later errors that only follow from it (names it
+    would have defined, used further down) folded under it."""
+
+    message: str
+    place: Place = field(default_factory=Place)
+    knock_on: list[CellError] = field(default_factory=list)
+
+    def line(self) -> str:
+        return self.place.prefix() + self.message
 
 
 @dataclass
@@ -44,7 +73,7 @@ class CheckReport:
     assignment: str | None
     tampered: list[str] = field(default_factory=list)
     review: list[str] = field(default_factory=list)
-    cell_errors: list[str] = field(default_factory=list)
+    cell_errors: list[CellError] = field(default_factory=list)  # the real failures, first one first
     checks: list[PublicCheck] = field(default_factory=list)
     seconds: float = 0.0
     time_limit: float = DEFAULT_TIME_LIMIT
@@ -54,6 +83,40 @@ class CheckReport:
     def ok(self) -> bool:
         return (not self.tampered and not self.review and not self.timed_out and bool(self.checks)
                 and all(c.status == "passed" for c in self.checks))
+
+    @property
+    def verdict(self) -> str:
+        """One line, computed from everything that blocks submitting, so it never contradicts itself."""
+        total, passed = len(self.checks), sum(c.status == "passed" for c in self.checks)
+        if self.ok:
+            return f"Ready to submit: all {total} public checks pass."
+        reasons = []
+        if self.tampered:
+            reasons.append("locked cells were changed or deleted (restore them from the released notebook)")
+        if self.review:
+            reasons.append("the course staff would have to look at it by hand (see above)")
+        if self.timed_out:
+            reasons.append(f"it ran past the {self.time_limit:g} s time limit")
+        if not total:
+            reasons.append("no public checks were found in it")
+        elif passed < total:
+            reasons.append(f"{total - passed} of {total} public checks do not pass yet")
+        return "Not ready yet: " + "; ".join(reasons) + "."
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for the JupyterLab panel (the same facts the command line prints)."""
+        def place(p: Place) -> dict[str, Any]:
+            return {"section": p.section, "cell_index": p.index, "cell_id": p.cell_id}
+
+        def error(e: CellError) -> dict[str, Any]:
+            return {"message": e.message, **place(e.place), "knock_on": [error(k) for k in e.knock_on]}
+
+        return {"notebook": str(self.notebook), "assignment": self.assignment, "ready": self.ok,
+                "verdict": self.verdict, "seconds": round(self.seconds, 2), "time_limit": self.time_limit,
+                "timed_out": self.timed_out, "tampered": self.tampered, "review": self.review,
+                "checks": [{"name": c.cell, "status": c.status, "message": c.detail, **place(c.place)}
+                           for c in self.checks],
+                "errors": [error(e) for e in self.cell_errors]}
 
 
 def _course_near(path: Path) -> Course | None:
@@ -105,12 +168,75 @@ def _by_content(nb: NotebookNode, course: Course) -> tuple[Assignment, str] | No
     return best
 
 
-def _error_of(cell: NotebookNode) -> str | None:
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            value = " ".join(str(output.get("evalue", "")).split())
-            return f"{output.get('ename', 'Error')}: {value}" if value else output.get("ename", "Error")
-    return None
+def _error_of(cell: NotebookNode) -> dict[str, Any] | None:
+    return next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# IPython's frame lines: "Cell In[3], line 5, in count_bigrams(sequences, vocab)" for notebook code
+_FRAME = re.compile(r"^Cell In\[\d+\], line \d+, in (\w+)\(", re.MULTILINE)
+_UNDEFINED = re.compile(r"name '(\w+)' is not defined")
+
+
+def _function_of(error: dict[str, Any]) -> str | None:
+    """The innermost notebook function the error was raised in (None: at a cell's top level)."""
+    text = _ANSI.sub("", "\n".join(error.get("traceback", [])))
+    frames = [name for name in _FRAME.findall(text) if name != "<module>"]
+    return frames[-1] if frames else None
+
+
+def describe(error: dict[str, Any]) -> str:
+    """One sentence for the student, naming the function rather than the exception where that says more."""
+    ename, value = error.get("ename", "Error"), " ".join(str(error.get("evalue", "")).split())
+    function = _function_of(error)
+    if ename == "NotImplementedError" and function:
+        return f"`{function}` is not implemented yet"
+    undefined = _UNDEFINED.search(value) if ename == "NameError" else None
+    if undefined:
+        return f"`{undefined.group(1)}` is not defined"
+    if ename == "AssertionError":
+        return value or (f"an assertion in `{function}` failed" if function else "the check's assertion failed")
+    what = f"{ename}: {value}" if value else ename
+    return f"`{function}` raised {what}" if function else what
+
+
+def _heading(markdown: str) -> str | None:
+    lines = [line.lstrip("#").strip() for line in markdown.splitlines() if re.match(r"#{1,6}\s", line)]
+    return lines[-1].replace("`", "").replace("*", "") if lines else None
+
+
+def _sections(nb: NotebookNode) -> list[str]:
+    """For each cell, the last heading above it (or in it)."""
+    current, out = "", []
+    for cell in nb.cells:
+        if cell.get("cell_type") == "markdown":
+            current = _heading(str(cell.get("source", ""))) or current
+        out.append(current)
+    return out
+
+
+def _grade_id(cell: NotebookNode) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def _locate(entry: ProgramCell, nb: NotebookNode, release: NotebookNode | None) -> Place:
+    """Where the student finds a program cell: by its number, its grade id or its text; a restored locked
+    cell has only the release's heading."""
+    numbered = re.fullmatch(r"cell (\d+)", entry.label)
+    index = int(numbered.group(1)) - 1 if numbered and entry.release_id is None else None
+    if index is None and entry.release_id:
+        index = next((i for i, c in enumerate(nb.cells) if _grade_id(c) == entry.release_id), None)
+    if index is None:
+        text = normalised(entry.source)
+        index = next((i for i, c in enumerate(nb.cells)
+                      if c.get("cell_type") == "code" and normalised(str(c.get("source", ""))) == text), None)
+    if index is not None and index < len(nb.cells):
+        return Place(_sections(nb)[index], index, nb.cells[index].get("id"))
+    if release is not None and entry.release_id:
+        at = next((i for i, c in enumerate(release.cells) if _grade_id(c) == entry.release_id), None)
+        if at is not None:
+            return Place(_sections(release)[at])
+    return Place()
 
 
 def execute(nb: NotebookNode, workdir: Path, time_limit: float) -> tuple[NotebookNode, float, bool]:
@@ -169,12 +295,39 @@ def check_notebook(path: Path, announce: Callable[[str], None] | None = None) ->
                             ignore=shutil.ignore_patterns("*.ipynb"))
         executed, report.seconds, report.timed_out = execute(runnable_notebook(program, nb), workdir,
                                                              report.time_limit)
+    report.checks, report.cell_errors = findings(program, executed, nb, release)
+    return report
+
+
+def findings(program: Program, executed: NotebookNode, nb: NotebookNode,
+             release: NotebookNode | None) -> tuple[list[PublicCheck], list[CellError]]:
+    """Each public check's outcome, and the real failures with their knock-on errors folded under them."""
+    checks: list[PublicCheck] = []
+    roots: list[CellError] = []
+    cause: dict[str, CellError] = {}  # a name a failed cell would have defined -> the failure behind it
     for entry, cell in zip(program.cells, executed.cells, strict=True):
         error = _error_of(cell)
-        ran = cell.get("execution_count") is not None or bool(cell.get("outputs"))
+        place = _locate(entry, nb, release)
+        if error is None:
+            if entry.public_check:
+                ran = cell.get("execution_count") is not None or bool(cell.get("outputs"))
+                checks.append(PublicCheck(entry.label, "passed" if ran or not cell.source.strip() else "not run",
+                                          place=place))
+            continue
+        message = describe(error)
+        undefined = _UNDEFINED.search(str(error.get("evalue", ""))) if error.get("ename") == "NameError" else None
+        origin = cause.get(undefined.group(1)) if undefined else None
+        because = f" (because of the error {origin.line()})" if origin is not None else ""
         if entry.public_check:
-            status = "failed" if error else ("passed" if ran or not cell.source.strip() else "not run")
-            report.checks.append(PublicCheck(entry.label, status, error or ""))
-        elif error:
-            report.cell_errors.append(f"{entry.label}: {error}")
-    return report
+            status = "not attempted" if error.get("ename") == "NotImplementedError" else "failed"
+            checks.append(PublicCheck(entry.label, status, message + because, place))
+            failure = origin or CellError(message, place)
+        elif origin is not None and any(origin is root for root in roots):
+            failure = origin
+            origin.knock_on.append(CellError(message, place))
+        else:
+            failure = CellError(message + because, place)
+            roots.append(failure)
+        for name in defined_names(entry.source):
+            cause.setdefault(name, failure)
+    return checks, roots

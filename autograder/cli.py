@@ -129,25 +129,27 @@ def check(notebook: Annotated[Path, typer.Argument(help="the notebook to check")
         notebook, announce=lambda a: out.print(f"Checking {notebook} ({a}) …", soft_wrap=True))
     table = Table(title=f"{report.assignment or 'assignment'}: public checks", title_justify="left")
     table.add_column("check")
+    table.add_column("section")
     table.add_column("result")
     table.add_column("details", overflow="fold")
-    styles = {"passed": "[green]passed[/]", "failed": "[red]failed[/]", "not run": "[yellow]not run[/]"}
+    styles = {"passed": "[green]passed[/]", "failed": "[red]failed[/]", "not attempted": "[yellow]not attempted[/]",
+              "not run": "[yellow]not run[/]"}
     for item in report.checks:
-        table.add_row(item.cell, styles[item.status], item.detail)
+        table.add_row(item.cell, item.place.section, styles[item.status], item.detail)
     out.print(table)
     if report.tampered:
         out.print("[red]Locked cells were changed or deleted[/] (restore them from the released notebook; the "
                   "grader runs the released ones): " + ", ".join(report.tampered))
     for reason in report.review:
         out.print(Text.assemble(("needs review", "magenta"), f" by the course staff if submitted like this: {reason}"))
-    for line in report.cell_errors:
-        out.print(f"[yellow]error[/] in {line}")
+    for error in report.cell_errors:
+        out.print(Text.assemble(("error", "yellow"), f" {error.line()}"))
+        for later in error.knock_on:
+            out.print(Text(f"  which also stops: {later.line()}", style="dim"))
     limit = f"{report.time_limit:g} s limit"
     timing = f"ran in {report.seconds:.1f} s ({limit})"
     out.print(f"[red]Timed out:[/] {timing}" if report.timed_out else timing)
-    passed = sum(c.status == "passed" for c in report.checks)
-    out.print(f"{passed}/{len(report.checks)} public checks pass."
-              + (" Ready to submit." if report.ok else " Not ready yet."))
+    out.print(Text(report.verdict, style="green" if report.ok else "red"))
     raise typer.Exit(0 if report.ok else 1)
 
 
