@@ -42,7 +42,8 @@ def random_network(g: torch.Generator, sizes: list[int], scale: float = 1.0) -> 
     """float64 weights with nn.Linear's initial scale (times `scale`) and non-zero biases."""
     out = {}
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
-        out[f"{2 * i}.weight"] = torch.randn(fan_out, fan_in, generator=g, dtype=torch.float64) * scale / math.sqrt(fan_in)
+        weight = torch.randn(fan_out, fan_in, generator=g, dtype=torch.float64)
+        out[f"{2 * i}.weight"] = weight * scale / math.sqrt(fan_in)
         out[f"{2 * i}.bias"] = torch.randn(fan_out, generator=g, dtype=torch.float64) * 0.3
     return out
 

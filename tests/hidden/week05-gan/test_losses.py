@@ -102,11 +102,13 @@ def test_optimal_discriminator(submission):
     for K, zeros in ((5, 0), (9, 2), (4, 1)):
         p, q = _distributions(g, K, zeros)
         out = submission.optimal_discriminator(p.clone(), q.clone())
-        assert type(out) is torch.Tensor and tuple(out.shape) == (K,), "optimal_discriminator should return a (K,) tensor"
+        assert type(out) is torch.Tensor and tuple(out.shape) == (K,), \
+            "optimal_discriminator should return a (K,) tensor"
         assert oracle.close(out, p / (p + q), "cpu"), "D* differs from p_data / (p_data + p_gen)"
     p, q = torch.tensor([0.0, 0.5, 0.5], dtype=torch.float64), torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)
     out = submission.optimal_discriminator(p, q)
-    assert type(out) is torch.Tensor and oracle.close(out, torch.tensor([0.5, 1 / 3, 1.0], dtype=torch.float64), "cpu"), \
+    expected = torch.tensor([0.5, 1 / 3, 1.0], dtype=torch.float64)
+    assert type(out) is torch.Tensor and oracle.close(out, expected, "cpu"), \
         "where p_data and p_gen are both 0, D* should be 1/2 (and finite everywhere)"
 
 
@@ -119,7 +121,8 @@ def test_gan_value_and_jsd(submission):
         D = 0.05 + 0.9 * torch.rand(K, generator=g, dtype=torch.float64)
         value = submission.gan_value(p.clone(), q.clone(), D.clone())
         assert type(value) is float and math.isfinite(value), "gan_value should return a finite Python float"
-        assert abs(value - oracle.value(p, q, D)) < 1e-9, "gan_value differs from sum p_data log D + sum p_gen log(1 - D)"
+        assert abs(value - oracle.value(p, q, D)) < 1e-9, \
+            "gan_value differs from sum p_data log D + sum p_gen log(1 - D)"
         divergence = submission.jsd(p.clone(), q.clone())
         assert type(divergence) is float, "jsd should return a Python float"
         assert abs(divergence - oracle.jsd(p, q)) < 1e-9, "jsd differs from KL(p||m)/2 + KL(q||m)/2 in nats"

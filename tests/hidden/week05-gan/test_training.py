@@ -50,9 +50,14 @@ def generator_params(result, latent_dim: int, hidden: int, **_) -> dict:
 def test_train_gan_covers_the_ring(submission):
     """Trained on a ring the check draws, the generator hits at least 7 of the 8 modes with 75% of samples near one.
 
-    Verdict: oracle.coverage on 4,000 samples drawn by the check's nn.Sequential from its own noise. Measured with
-    measure_training.py (this folder) on the reference, one thread, 2-core VM shared, 6-9 s of CPU per run:
-    see MEASUREMENTS below (modes hit, share near a mode).
+    Verdict: oracle.coverage on 4,000 samples drawn by the check's nn.Sequential from its own noise (generator seed
+    77). Measured with measure_training.py (this folder) on the reference, one thread, 2-core VM shared (load 14),
+    5.2-6.0 s of CPU per 2,000-step run:
+      reference, seeds 0-5 (the check uses seed 5): 8/8 modes every time; share near a mode
+                                                     0.838 0.868 0.891 0.865 0.855 0.855 (min 0.838, spread 0.053)
+      reference after 20 steps:  1/8 modes, 0.068 near (fails); after 300 steps: 8/8 modes, 0.373 near (fails)
+    MIN_MODES = 7 leaves one mode of slack; MIN_NEAR = 0.75 sits 0.088 below the worst reference run (1.7x the
+    spread over 6 seeds) and far above a generator that has not converged.
     """
     device = oracle.DEVICES[-1]
     args = TRAIN_ARGS
@@ -71,12 +76,13 @@ VARIED = {"lr": 5e-3, "steps": 7, "batch_size": 24, "seed": 9, "kind": "minimax"
 
 @pytest.mark.points(2)
 def test_train_gan_follows_its_arguments(submission):
-    """train_gan is reproducible from its seed, and every argument (lr, steps, batch_size, seed, kind, sizes) matters."""
+    """train_gan is reproducible from its seed, and every argument (lr, steps, batch_size, seed, kind) matters."""
     data = ring("cpu")[:512]
     base = generator_params(submission.train_gan(data, **SMALL_ARGS), **SMALL_ARGS)
     again = generator_params(submission.train_gan(data, **SMALL_ARGS), **SMALL_ARGS)
     assert all(torch.equal(base[k], again[k]) for k in KEYS), \
-        "the same arguments should give exactly the same parameters: draw everything from one generator seeded with seed"
+        "the same arguments should give exactly the same parameters: draw everything from one generator seeded " \
+        "with seed"
     for key, value in VARIED.items():
         args = {**SMALL_ARGS, key: value}
         other = generator_params(submission.train_gan(data, **args), **args)
