@@ -38,6 +38,11 @@ def test_d_loss_matches_bce(submission, device):
         out = _scalar(submission.d_loss(real.to(device, dtype), fake.to(device, dtype)), "d_loss")
         assert oracle.close(out, oracle.d_loss(real, fake), device), \
             "d_loss differs from binary cross-entropy with labels real = 1, fake = 0, each term a mean"
+    real = torch.tensor([-800.0, 3.0], dtype=torch.float64)    # sigmoid rounds to 0 and 1 even in float64
+    fake = torch.tensor([900.0, -1.0, 0.5], dtype=torch.float64)
+    out = _scalar(submission.d_loss(real.to(device, dtype), fake.to(device, dtype)), "d_loss")
+    assert oracle.close(out, oracle.d_loss(real, fake), device), \
+        "d_loss is not finite or not exact for very confident logits: compute it from logits, not probabilities"
     real, fake = _logits(g, 6, 1), _logits(g, 4, 1)
     out = _scalar(submission.d_loss(real.to(device, dtype), fake.to(device, dtype)), "d_loss on (N, 1) logits")
     assert oracle.close(out, oracle.d_loss(real, fake), device), "d_loss should also accept logits of shape (N, 1)"
