@@ -36,6 +36,7 @@ WEEKS = {  # week -> (its notebook, the answer cell the "deleted" variant remove
     "week02-rnn": ("rnn.ipynb", "lstm-step"),
     "week03-attention": ("attention.ipynb", "attention"),
     "week04-transformer": ("transformer.ipynb", "generate-with-cache"),
+    "week06-vae": ("vae.ipynb", "mc-kl"),
 }
 Variant = Callable[[nbformat.NotebookNode, nbformat.NotebookNode, str], "nbformat.NotebookNode | bytes"]
 
