@@ -37,6 +37,7 @@ WEEKS = {  # week -> (its notebook, the answer cell the "deleted" variant remove
     "week03-attention": ("attention.ipynb", "attention"),
     "week04-transformer": ("transformer.ipynb", "generate-with-cache"),
     "week05-gan": ("gan.ipynb", "gan-step"),
+    "week06-vae": ("vae.ipynb", "mc-kl"),
 }
 Variant = Callable[[nbformat.NotebookNode, nbformat.NotebookNode, str], "nbformat.NotebookNode | bytes"]
 
