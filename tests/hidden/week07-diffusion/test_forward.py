@@ -1,0 +1,112 @@
+"""Hidden checks, week 7: the schedule, the forward process q(x_t | x_0) and the posterior q(x_{t-1} | x_t, x_0).
+
+make_schedule is compared with this folder's oracle (ᾱ as a product of Python floats); q_sample exactly with the
+closed form at the check's indices (index 0 included, where ᾱ = 1 - β_1), and in distribution with the one-step
+forward process iterated here with the check's own draws; posterior_mean_var with Bayes' rule computed here in
+float64 (precisions add), including index 0, where the posterior is the point mass at x_0.
+"""
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+_spec = importlib.util.spec_from_file_location("week07_oracle", Path(__file__).with_name("oracle.py"))
+oracle = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(oracle)
+DEVICES = oracle.DEVICES
+KEYS = {"betas", "alphas", "alphas_cumprod"}
+
+
+def _schedule(value, T: int) -> dict:
+    assert isinstance(value, dict) and set(value) == KEYS, \
+        "make_schedule should return a dict with exactly the keys betas, alphas and alphas_cumprod"
+    for key in KEYS:
+        assert type(value[key]) is torch.Tensor and tuple(value[key].shape) == (T,) \
+            and value[key].dtype == torch.float64, f"make_schedule's {key} should be a float64 tensor of shape (T,)"
+    return {key: value[key].detach().cpu() for key in KEYS}
+
+
+def _matches(actual: dict, expected: dict) -> bool:
+    return all(torch.allclose(actual[k], expected[k], rtol=1e-10, atol=1e-13) for k in KEYS)
+
+
+@pytest.mark.points(1)
+def test_make_schedule_linear(submission):
+    """make_schedule's linear schedule: betas, alphas and their running product alphas_cumprod."""
+    for T, beta_1, beta_T in ((100, 1e-3, 0.2), (1000, 1e-4, 0.02), (7, 0.05, 0.35), (2, 0.1, 0.3)):
+        got = _schedule(submission.make_schedule(T, beta_1, beta_T, "linear"), T)
+        assert torch.allclose(got["betas"], oracle.schedule(T, beta_1, beta_T)["betas"], rtol=1e-10, atol=1e-13), \
+            f"linear schedule, T = {T}: betas should be evenly spaced from beta_1 to beta_T"
+        assert _matches(got, oracle.schedule(T, beta_1, beta_T)), \
+            f"linear schedule, T = {T}: alphas = 1 - betas and alphas_cumprod = their running product"
+
+
+@pytest.mark.points(1)
+def test_make_schedule_cosine(submission):
+    """make_schedule's cosine schedule (Nichol & Dhariwal: s = 0.008, betas clipped at 0.999)."""
+    for T in (100, 40, 1000):
+        got = _schedule(submission.make_schedule(T, 1e-3, 0.2, "cosine"), T)
+        assert _matches(got, oracle.schedule(T, kind="cosine")), \
+            f"cosine schedule, T = {T}: betas = 1 - f(t)/f(t-1), clipped at 0.999; alphas_cumprod their product"
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("device", DEVICES)
+def test_q_sample_closed_form(submission, device):
+    """q_sample is sqrt(abar_t) x0 + sqrt(1 - abar_t) eps at every row's own index, index 0 and T-1 included."""
+    g = torch.Generator().manual_seed(701)
+    dtype = oracle.dtype_for(device)
+    for T, beta_1, beta_T, D in ((50, 0.004, 0.3, 2), (1000, 1e-4, 0.02, 3)):
+        sched = oracle.schedule(T, beta_1, beta_T)
+        t = torch.cat([torch.tensor([0, T - 1, 1]), torch.randint(0, T, (13,), generator=g)])
+        x0 = torch.randn(16, D, generator=g, dtype=torch.float64) * 2
+        eps = torch.randn(16, D, generator=g, dtype=torch.float64)
+        out = submission.q_sample(x0.to(device, dtype), t.to(device), eps.to(device, dtype), sched)
+        assert oracle.close(out, oracle.q_sample(x0, t, eps, sched), device), \
+            f"q_sample differs from sqrt(abar_t) x0 + sqrt(1 - abar_t) eps (T = {T}; index 0 is the first step)"
+        assert out.device.type == device and out.dtype == dtype, "q_sample should keep the device and dtype of x0"
+
+
+@pytest.mark.points(1)
+def test_q_sample_matches_iterated_forward_process(submission):
+    """q_sample's draws have the mean and variance of the one-step forward process iterated t times."""
+    g = torch.Generator().manual_seed(702)
+    sched = oracle.schedule(60, 0.002, 0.25)
+    n = 6000
+    for i, start in ((0, (2.0, -1.0)), (4, (-1.5, 0.5)), (25, (1.0, 1.0)), (59, (3.0, 0.0))):
+        x0 = torch.tensor([start], dtype=torch.float64).repeat(n, 1)
+        eps = torch.randn(n, 2, generator=g, dtype=torch.float64)
+        jump = torch.as_tensor(submission.q_sample(x0, torch.full((n,), i), eps, sched))
+        assert jump.shape == (n, 2) and bool(torch.isfinite(jump).all()), "q_sample should return (B, D) finite values"
+        jump = jump.double()
+        steps = oracle.iterate_forward(x0, i, sched, g)
+        var_true = 1 - float(sched["alphas_cumprod"][i])
+        se_mean = math.sqrt(2 * var_true / n)
+        se_var = var_true * math.sqrt(4 / (n - 1))
+        assert bool(((jump.mean(0) - steps.mean(0)).abs() < 6 * se_mean).all()), \
+            f"after {i + 1} forward steps the mean of q_sample's draws is not that of the step-by-step process"
+        assert bool(((jump.var(0) - steps.var(0)).abs() < 6 * se_var).all()), \
+            f"after {i + 1} forward steps the variance of q_sample's draws is not that of the step-by-step process"
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("device", DEVICES)
+def test_posterior_matches_bayes_rule(submission, device):
+    """posterior_mean_var is q(x_{t-1} | x_t, x_0) by Bayes' rule, with abar_{t-1} = 1 at index 0."""
+    g = torch.Generator().manual_seed(703)
+    dtype = oracle.dtype_for(device)
+    for T, beta_1, beta_T in ((40, 0.005, 0.3), (1000, 1e-4, 0.02)):
+        sched = oracle.schedule(T, beta_1, beta_T)
+        t = torch.cat([torch.tensor([0, 1, T - 1, 0]), torch.randint(0, T, (12,), generator=g)])
+        x0 = torch.randn(16, 2, generator=g, dtype=torch.float64) * 2
+        xt = torch.randn(16, 2, generator=g, dtype=torch.float64)
+        result = submission.posterior_mean_var(x0.to(device, dtype), xt.to(device, dtype), t.to(device), sched)
+        assert isinstance(result, (tuple, list)) and len(result) == 2, "posterior_mean_var should return (mean, var)"
+        mean, var = oracle.posterior_bayes(x0, xt, t, sched)
+        assert oracle.close(result[0], mean, device), \
+            f"the posterior mean differs from Bayes' rule (T = {T}; at index 0 the posterior is x0 itself)"
+        assert oracle.close(result[1], var, device, atol=1e-13), \
+            f"the posterior variance (one number per row, shape (B,)) differs from Bayes' rule (T = {T})"

@@ -1,0 +1,138 @@
+"""Hidden checks, week 7: train_ddpm, judged by trusted code.
+
+The data is drawn here, at check time: the ring of 8 Gaussians (radius 2, sigma 0.1) rotated by an angle that only
+this file knows, so parameters fitted beforehand to the notebook's ring are useless. The verdict is computed from the
+returned parameters alone: this file's own network (oracle.Net: nn.Sequential in float64) and its own ancestral
+sampler (oracle.sample, its own generator) draw 2,000 points, and oracle.mode_stats measures the fraction within
+3 sigma of a centre and each mode's share. The guidance check asks the conditional network for every mode in turn,
+with the check's own guided sampler.
+"""
+
+import functools
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+_spec = importlib.util.spec_from_file_location("week07_oracle", Path(__file__).with_name("oracle.py"))
+oracle = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(oracle)
+
+ANGLE = 0.4137          # the check's rotation of the ring (the notebook's is 0)
+SCHEDULE = (100, 1e-3, 0.2)
+TRAIN_ARGS = {"steps": 2000, "batch_size": 512, "lr": 3e-3, "seed": 11}
+N_SAMPLES = 2000
+MIN_IN_MODE = 0.7       # measurements in test_train_ddpm_covers_the_modes
+MIN_SHARE = 0.04        # every mode holds at least this share of all samples (a fair share is 0.125)
+GUIDANCE_W = 3.0
+MIN_HIT = 0.7           # measurements in test_guidance_draws_the_requested_mode (chance: 1/8)
+
+
+@functools.cache
+def ring_data() -> tuple[torch.Tensor, torch.Tensor]:
+    return oracle.ring(5000, torch.Generator().manual_seed(7070), ANGLE)
+
+
+def trained_params(value, num_classes: int = 0) -> dict:
+    """train_ddpm's parameters as float64 CPU tensors, after checking their format."""
+    in_dim = 2 + oracle.EMB_DIM + (num_classes + 1 if num_classes else 0)
+    shapes = {"net.0.weight": (128, in_dim), "net.0.bias": (128,), "net.2.weight": (128, 128), "net.2.bias": (128,),
+              "net.4.weight": (128, 128), "net.4.bias": (128,), "net.6.weight": (2, 128), "net.6.bias": (2,)}
+    assert isinstance(value, dict) and set(value) == set(shapes), \
+        "train_ddpm should return a dict with exactly the keys of init_eps_net's result"
+    for key, shape in shapes.items():
+        tensor = value[key]
+        assert type(tensor) is torch.Tensor and tuple(tensor.shape) == shape and tensor.is_floating_point(), \
+            f"params {key} should be a float tensor of the shape init_eps_net gives it (num_classes = {num_classes})"
+        assert not tensor.requires_grad, "return the trained parameters detached"
+        assert bool(torch.isfinite(tensor).all()), "the trained parameters contain inf or nan"
+    return {key: value[key].detach().cpu().to(torch.float64) for key in shapes}
+
+
+@pytest.mark.points(4)
+def test_train_ddpm_covers_the_modes(submission):
+    """The trained network, sampled by the grader's own reverse process, puts its samples on all 8 modes of the ring.
+
+    Verdict: 2,000 samples from oracle.sample (float64, the check's generator, all 100 steps) of the returned
+    parameters: at least MIN_IN_MODE of them within 3 sigma of a centre, and every one of the 8 centres holding at
+    least MIN_SHARE of all samples (a fair share is 0.125). Measured with measure_training.py (this folder) on the
+    reference, one thread, 2-core VM under load, 8.0-11.6 s of CPU per 2,000-step run:
+      reference, seeds 0-5 (the check uses seed 11):  in-mode 0.903 0.876 0.942 0.888 0.891 0.918 (min 0.876);
+                                                      smallest mode share 0.095 0.087 0.099 0.083 0.091 0.070
+      reference after 10 / 100 / 500 steps:           in-mode 0.019 / 0.069 / 0.323, smallest share 0.000 / 0.006 /
+                                                      0.029, modes with >= MIN_SHARE: 0 / 0 / 4 (all fail)
+      trained on the notebook's ring (angle 0):       in-mode 0.034 (pasted parameters are useless)
+      known-wrong q-sample-variance-as-std (seed 11): in-mode 0.609, smallest share 0.061 (fails); the other known-wrong
+      training that differs, q-sample-alpha-not-alphabar: in-mode 0.992, smallest share 0.053 (passes: test_q_sample_*
+      and test_eps_loss catch it)
+    MIN_IN_MODE = 0.7 sits 0.18 below the worst reference run, 0.09 above q-sample-variance-as-std and 0.38 above the
+    500-step model; MIN_SHARE = 0.04 sits 0.03 below the worst reference share and above the 500-step model's.
+    """
+    data, _ = ring_data()
+    params = trained_params(submission.train_ddpm(data, oracle.schedule(*SCHEDULE), **TRAIN_ARGS))
+    samples = oracle.sample(oracle.Net(params), N_SAMPLES, torch.Generator().manual_seed(7071),
+                            oracle.schedule(*SCHEDULE))
+    in_mode, shares = oracle.mode_stats(samples, oracle.centres_of(ANGLE))
+    assert in_mode >= MIN_IN_MODE, \
+        "too few samples of the trained network land on the modes of the ring (the check samples with a correct " \
+        "reverse process, so make the p_sample_loop checks pass first): train with eps_loss for all the steps"
+    assert float(shares.min()) >= MIN_SHARE, \
+        "the samples of the trained network miss some modes of the ring or leave them nearly empty"
+
+
+SMALL = {"steps": 12, "batch_size": 32, "lr": 1e-3, "seed": 5}
+VARIED = {"lr": 3e-3, "steps": 14, "batch_size": 48, "seed": 6}
+
+
+@pytest.mark.points(1)
+def test_train_ddpm_follows_its_arguments(submission):
+    """train_ddpm is reproducible from its seed, and lr, steps, batch_size, seed and p_uncond all matter."""
+    data, labels = ring_data()
+    data, labels = data[:600], labels[:600]
+    sched = oracle.schedule(50, 0.002, 0.3)
+    base = trained_params(submission.train_ddpm(data, sched, **SMALL))
+    again = trained_params(submission.train_ddpm(data, sched, **SMALL))
+    assert all(torch.equal(base[k], again[k]) for k in base), \
+        "the same arguments should give exactly the same parameters: draw everything from one generator seeded " \
+        "with seed"
+    for key, value in VARIED.items():
+        other = trained_params(submission.train_ddpm(data, sched, **{**SMALL, key: value}))
+        assert not all(torch.equal(base[k], other[k]) for k in base), \
+            f"changing {key} alone gave exactly the same parameters: train_ddpm should use its {key} argument"
+    cond = {**SMALL, "labels": labels, "num_classes": 8}
+    first = trained_params(submission.train_ddpm(data, sched, **cond), 8)
+    other = trained_params(submission.train_ddpm(data, sched, **cond, p_uncond=0.6), 8)
+    assert not all(torch.equal(first[k], other[k]) for k in first), \
+        "changing p_uncond alone gave exactly the same parameters: drop labels with probability p_uncond"
+
+
+@pytest.mark.points(2)
+def test_guidance_draws_the_requested_mode(submission):
+    """A conditional network trained with label dropout, guided at w = 3, draws the requested mode far above chance.
+
+    Verdict: train_ddpm with the ring's labels (num_classes = 8, p_uncond = 0.2); the check's own guided sampler
+    (oracle.sample with y, w = GUIDANCE_W) asks for every mode 100 times; at least MIN_HIT of the 800 samples must lie
+    within 3 sigma of the requested centre (chance: 1/8 of the in-mode fraction). Measured on the reference with
+    measure_training.py (8.7-10.0 s of CPU per conditional run), rate in the requested mode:
+      reference, seeds 0-5:  w = 0: 0.041 0.041 0.033 0.045 0.037 0.049 (the unconditional branch: chance level)
+                             w = 1: 0.990 0.994 0.988 0.974 0.985 0.986
+                             w = 3: 0.975 0.875 0.998 0.833 0.999 0.989 (min 0.833)
+      reference after 10 / 100 steps: 0.007 / 0.000 at w = 3 (fail); after 500 steps already 1.000: this check is
+      about conditioning, test_train_ddpm_covers_the_modes about the quality of training.
+      known-wrong, seed 11, w = 3: q-sample-variance-as-std 0.595 (fails), q-sample-alpha-not-alphabar 0.985
+      (passes), train-handful-of-steps 0.007 (fails)
+    MIN_HIT = 0.7 is between five and six times chance (1/8), 0.13 below the worst reference run and 0.1 above
+    q-sample-variance-as-std.
+    """
+    data, labels = ring_data()
+    sched = oracle.schedule(*SCHEDULE)
+    params = trained_params(submission.train_ddpm(data, sched, **TRAIN_ARGS, labels=labels, num_classes=8,
+                                                  p_uncond=0.2), 8)
+    want = torch.arange(8).repeat_interleave(100)
+    samples = oracle.sample(oracle.Net(params), len(want), torch.Generator().manual_seed(7072), sched, want,
+                            GUIDANCE_W)
+    hit = ((samples - oracle.centres_of(ANGLE)[want]).norm(dim=1) < 0.3).double().mean().item()
+    assert hit >= MIN_HIT, \
+        "guided samples of the trained conditional network do not land in the requested mode often enough: " \
+        "train with the labels, replaced by the 'no label' index num_classes with probability p_uncond"
