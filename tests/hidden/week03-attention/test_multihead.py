@@ -5,56 +5,18 @@ weights copied in, per-head weights from average_attn_weights=False. Its bool at
 mean True = NOT allowed, the opposite of the course's contract (True = may attend), so the oracle gets ~mask.
 """
 
+import importlib.util
 import math
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn as nn
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-
-def _dtype(device):
-    return torch.float64 if device == "cpu" else torch.float32
-
-
-def _close(actual, expected, device):
-    """actual (any device/dtype) against a CPU float64 oracle; tolerances that hold under TF32 on a GPU. A mismatch
-    with a cheap-to-see cause (_diagnosis) fails the check with that cause instead of the caller's message."""
-    rtol, atol = (1e-6, 1e-9) if device == "cpu" else (2e-3, 2e-3)
-    actual = actual.detach().cpu().to(torch.float64)
-    if not bool(torch.isfinite(actual).all()):
-        return False
-    if torch.allclose(actual, expected, rtol=rtol, atol=atol) if actual.shape == expected.shape else False:
-        return True
-    cause = _diagnosis(actual, expected, device)
-    assert not cause, cause
-    return False
-
-
-def _diagnosis(actual, expected, device):
-    """The real cause of a mismatch, where it is cheap to see: a float64 result right only to float32 precision,
-    a result that is the expected one with its last two axes swapped, or per-head results in another head order
-    (axis 1 of a (B, h, L, S) tensor). Empty when none of these explains it."""
-    if device == "cpu" and actual.shape == expected.shape and torch.allclose(actual, expected, rtol=1e-4, atol=1e-6):
-        return ("the result is correct only to about 1e-6, the precision of float32: compute in the inputs' dtype "
-                "(float64 here) throughout, without .float() or float32 tensors of your own")
-    rtol, atol = (1e-6, 1e-9) if device == "cpu" else (2e-3, 2e-3)
-    swapped = expected.transpose(-1, -2)
-    if expected.dim() >= 2 and actual.shape == swapped.shape and torch.allclose(actual, swapped, rtol=rtol, atol=atol):
-        return "the result is the expected one transposed (its last two axes swapped): check which axis is which"
-    if expected.dim() == 4 and actual.shape == expected.shape and expected.shape[1] > 1:
-        heads = range(expected.shape[1])
-        order = [next((j for j in heads if torch.allclose(actual[:, i], expected[:, j], rtol=rtol, atol=atol)), None)
-                 for i in heads]
-        if None not in order and sorted(order) == list(heads) and order != list(heads):
-            return ("the heads come out in another order: head j should use the columns [j*d, (j+1)*d) of the "
-                    "projected queries, keys and values")
-    return ""
-
-
-def _randn(g, *shape):
-    return torch.randn(*shape, generator=g, dtype=torch.float64)
+_spec = importlib.util.spec_from_file_location("week03_compare", Path(__file__).with_name("compare.py"))
+compare = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(compare)
+DEVICES, _dtype, _close, _randn = compare.DEVICES, compare.dtype_for, compare.close, compare.randn
 
 
 def _params(g, E):
