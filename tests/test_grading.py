@@ -138,9 +138,11 @@ def test_ctrl_c_midway_stops_cleanly_and_the_rerun_finishes(toy: Course, tmp_pat
     says what to do, and the rerun grades only the rest."""
     folder = _submissions(toy)
     runner_dirs_before = set(Path(tempfile.gettempdir()).glob(f"{RUNNER_DIR_PREFIX}*"))
+    # as from a terminal: a test run started in the background (`make test &`) inherits SIGINT ignored
     grader = subprocess.Popen([*AUTOGRADER, "grade", "week00-toy", "--submissions", str(folder)], cwd=toy.root,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "COLUMNS": "200"})
+                              env={**os.environ, "COLUMNS": "200"},
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_until_partly_graded(toy.root)
     grader.send_signal(signal.SIGINT)
     _, stderr = grader.communicate(timeout=60)
