@@ -29,6 +29,7 @@ from .sandboxes.common import Limits, SandboxError
 from .transports.remote import RemoteSubmission, Session
 
 PR_SET_PDEATHSIG = 1
+GRADER_PID = "AG_GRADER_PID"  # set by the pool that starts this worker
 
 
 def _die_with_parent() -> None:
@@ -37,7 +38,11 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except OSError:
         pass
-    if os.getppid() == 1:
+    # Gone already (this worker reparented)? Compared with the grader's pid, not with 1: the grader may be PID 1
+    # itself (a container's entry point, or a run under `unshare --pid`).
+    grader = int(os.environ.get(GRADER_PID, "0"))
+    orphaned = os.getppid() != grader if grader else os.getppid() == 1
+    if orphaned:
         sys.exit(1)
 
 

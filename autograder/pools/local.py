@@ -23,6 +23,7 @@ from ..harness import CheckRun, write_spec
 from ..notebooks import CodeCell
 from ..sandboxes import remove_leftovers
 from ..sandboxes.common import Cgroup
+from ..worker import GRADER_PID
 
 WORKER_START_TIMEOUT = 300.0
 # The trusted worker's own memory cap (its cgroup): pytest, torch, the checks' oracles and one decoded reply fit
@@ -48,7 +49,7 @@ class WorkerProcess:
 
     def start(self) -> None:
         env = {**os.environ, "OMP_NUM_THREADS": str(self.config["limits"]["threads"]), "MPLBACKEND": "Agg",
-               "PYTHONDONTWRITEBYTECODE": "1"}
+               "PYTHONDONTWRITEBYTECODE": "1", GRADER_PID: str(os.getpid())}
         command = [sys.executable, "-I", "-m", "autograder.worker", json.dumps(self.config)]
         self.cgroup = Cgroup.create()
         if self.cgroup:  # a memory cap of its own, so no reply can make it take the machine down
