@@ -367,16 +367,7 @@ class Server:
         return {"value": value, **report}
 
     def op_make(self, qualname: str, args: list, kwargs: dict) -> Any:
-        parts = qualname.split(".")
-        for cut in range(len(parts) - 1, 0, -1):
-            try:
-                obj: Any = importlib.import_module(".".join(parts[:cut]))
-            except ImportError:
-                continue
-            for attr in parts[cut:]:
-                obj = getattr(obj, attr)
-            return self.handle_of(obj(*self.resolve(args), **self.resolve(kwargs)))
-        raise ImportError(f"cannot import {qualname}")
+        return self.handle_of(resolve_qualname(qualname)(*self.resolve(args), **self.resolve(kwargs)))
 
     def op_probe(self, name: str, args: list, kwargs: dict) -> Any:
         if name not in self.probes:
@@ -400,6 +391,20 @@ class Server:
         finally:
             _flush()
         return {"id": request["id"], "ok": value}
+
+
+def resolve_qualname(qualname: str) -> Any:
+    """``"numpy.random.default_rng"`` → the object, importing the longest module prefix."""
+    parts = qualname.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(f"cannot import {qualname}")
 
 
 def _flush() -> None:

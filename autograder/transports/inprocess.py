@@ -7,7 +7,6 @@ hostile. Student submissions are graded by a sandboxed backend; both give tests 
 from __future__ import annotations
 
 import builtins
-import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -20,7 +19,7 @@ import numpy as np
 from ..harness.calls import CallReport, read_report
 from ..harness.feedback import MissingName, SubmissionError
 from ..notebooks import CodeCell
-from ..runner import watched_call
+from ..runner import resolve_qualname, watched_call
 from ..shell import NotebookShell
 
 _PLAIN = (type(None), bool, int, float, complex, str, bytes, list, tuple, dict, np.ndarray, np.generic)
@@ -97,20 +96,6 @@ def guard(value: Any, label: str) -> Any:
         return result if _is_plain(result) else Handle(result, f"{label}(...)")
 
     return call
-
-
-def resolve(qualname: str) -> Callable[..., Any]:
-    """``"numpy.random.default_rng"`` → the object, importing the longest module prefix."""
-    parts = qualname.split(".")
-    for cut in range(len(parts) - 1, 0, -1):
-        try:
-            obj: Any = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        for attr in parts[cut:]:
-            obj = getattr(obj, attr)
-        return obj
-    raise ValueError(f"cannot resolve {qualname!r}")
 
 
 def execute_cells(cells: list[CodeCell], shell: NotebookShell) -> list[CellError]:
@@ -199,7 +184,7 @@ class InProcessSubmission:
         return call
 
     def make_object(self, qualname: str, *args: Any, **kwargs: Any) -> Any:
-        return Handle(resolve(qualname)(*_unwrap(args), **_unwrap(kwargs)), qualname)
+        return Handle(resolve_qualname(qualname)(*_unwrap(args), **_unwrap(kwargs)), qualname)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
