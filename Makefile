@@ -39,7 +39,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 unit: setup
-	$(BIN)/pytest -q -m "not docker and not ray" tests
+	$(BIN)/pytest -q -m "not docker and not ray" --durations=15 tests
 
 # The course itself: releases current, every reference notebook runs top to bottom and passes its public
 # checks in a fresh kernel, and the hidden checks give reference = full, blank = 0, known-wrong = exact loss.
