@@ -192,7 +192,7 @@ def test_the_images_hold_only_the_runtime_and_the_runner():
         text = (REPO / "docker" / name).read_text()
         assert "ARG BASE_IMAGE" in text and "USER 10001:10001" in text
         copied = re.findall(r"^COPY (?:--from=\S+ )?(\S+)", text, re.M)
-        assert set(copied) == {"requirements.lock", "wheelhouse/", "/opt/venv", "agrunner/"}, copied
+        assert set(copied) == {"requirements.lock", "wheelhouse/", "/opt/venv", "agrunner/", "fonts/"}, copied
 
 
 def _no_daemon_env(tmp_path: Path) -> dict[str, str]:
