@@ -298,6 +298,25 @@ def test_week1_reference_and_blank_score_the_same_through_docker(image: str):
 
 
 @needs_docker
+def test_korean_labels_render_in_the_image_as_in_the_local_sandbox(image: str, tmp_path: Path):
+    """Issue 15: the bilingual fixture's Korean reference draws a figure with Hangul labels (hidden check
+    test_korean_labels_render: no "Glyph ... missing" warning, NanumGothic used) in the container, as locally."""
+    from autograder.release import release
+
+    shutil.copytree(REPO / "tests" / "fixtures" / "bilingual", tmp_path / "course")
+    course = load_course(tmp_path / "course" / "course.yml")
+    release(course)
+    assignment = course.assignment("week00-hello")
+    items = [("reference:ko", prepare(course, assignment, [course.solutions_dir(assignment, "ko") / "hello.ipynb"]))]
+    for backend in ("docker", "local"):
+        (_, outcome), = Pool(course, assignment, jobs=1, backend=backend).map(items)
+        fonts = [t for t in outcome.run.tests if t.name == "test_korean_labels_render"]
+        assert outcome.error is None and fonts and fonts[0].passed, (backend, outcome.error, outcome.run.tests)
+        assert outcome.run.score == outcome.run.max_score == 3, (backend, outcome.run.tests)
+    assert wait_until_clean() == ([], [], [])
+
+
+@needs_docker
 def test_notebooks_as_students_save_them_score_the_same_through_docker(image: str, tmp_path: Path):
     """Issue 20's corpus through the container: week 1's reference after Colab, VS Code, a fresh notebook, %%time on
     every answer, continuation lines, magics and shell escapes, merged answers and a deleted answer cell: the same

@@ -223,3 +223,21 @@ def test_validate_grades_the_korean_reference_and_renders_hangul(bi: Course):
     rows = {line.split("│")[2].strip(): line for line in result.stdout.splitlines() if line.count("│") > 3}
     assert set(rows) == {"parity:ko", "reference", "reference:ko", "blank"}
     assert "3/3" in rows["reference:ko"] and " ok " in rows["reference:ko"]
+
+
+def test_an_untouched_korean_copy_beside_the_work_is_set_aside(bi: Course, tmp_path: Path):
+    from autograder.submissions import discover
+
+    a = bi.assignment(ID)
+    folder = tmp_path / "submitted" / "ana" / ID
+    folder.mkdir(parents=True)
+    shutil.copy(bi.release_dir(a, "ko") / NB, folder / NB)  # the Korean release, never edited
+    shutil.copy(bi.solutions_dir(a, "ko") / NB, folder / "hello-Copy1.ipynb")  # where the work is
+    (found,) = discover(bi, a, tmp_path / "submitted")
+    assert found.review == [] and found.notes == ["graded hello-Copy1.ipynb as hello.ipynb; hello.ipynb unchanged "
+                                                  "from the release"]
+
+
+def test_check_runs_a_korean_notebook_against_its_release(bi: Course):
+    result = cli("check", str(bi.solutions_dir(bi.assignment(ID), "ko") / NB), cwd=bi.root)
+    assert result.returncode == 0 and "Locked cells were changed" not in result.stdout, result.stdout + result.stderr
