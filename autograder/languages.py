@@ -67,9 +67,12 @@ def neutral_code(source: str) -> str:
     """What every language's version of a code cell shares: ``ast.dump`` of the tree without docstrings; a cell
     that is not Python (a ``%%bash`` cell) is its text, line endings and trailing spaces normalised."""
     tree = _parse(source)
-    if tree is None:
-        return "\n".join(line.rstrip() for line in source.replace("\r\n", "\n").split("\n")).strip("\n")
-    return ast.dump(_without_docstrings(tree))
+    if tree is not None:
+        try:
+            return ast.dump(_without_docstrings(tree))
+        except RecursionError:  # a hostile cell nested too deep to walk: compared as text
+            pass
+    return "\n".join(line.rstrip() for line in source.replace("\r\n", "\n").split("\n")).strip("\n")
 
 
 def code_checksum(source: str) -> str:
