@@ -64,14 +64,15 @@ class Worker:
             pytest.main([*pytest_args(self.hidden_dir, Path(tmp) / "r.json", self.testcells), "--collect-only"])
         self.sandbox.wait_ready()
 
-    def grade(self, cells: list[CodeCell]) -> dict[str, Any]:
+    def grade(self, cells: list[CodeCell], first: list[str] = ()) -> dict[str, Any]:
         session = Session(self.sandbox, cells, self.probes)
         harness_plugin.provide_submission(lambda config: RemoteSubmission(session))
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="ag-results-") as tmp:
             results = Path(tmp) / "results.json"
             try:
-                pytest.main([*pytest_args(self.hidden_dir, results, self.testcells), *self.stop_early])
+                pytest.main([*pytest_args(self.hidden_dir, results, self.testcells), *self.stop_early,
+                             *(f"--ag-first={name}" for name in first)])
             finally:
                 harness_plugin.provide_submission(None)
                 output, check_output = session.finish()
@@ -109,7 +110,7 @@ def main() -> None:
         for line in sys.stdin:
             job = json.loads(line)
             try:
-                data = worker.grade([CodeCell(**c) for c in job["cells"]])
+                data = worker.grade([CodeCell(**c) for c in job["cells"]], job.get("first", []))
             except SandboxError as exc:
                 worker.sandbox.restart()
                 data = {"infrastructure_error": str(exc)}
