@@ -25,12 +25,19 @@ $(STAMP): requirements.lock requirements-cluster.lock requirements-dev.lock pypr
 	touch $(STAMP)
 
 # System packages, installed when missing: bubblewrap and libseccomp for the sandbox (its system-call filter), and
-# Debian's Chromium for the browser tests (the reports and JupyterLab, driven by Playwright; no browser download).
+# Debian's Chromium for the browser tests (the reports and JupyterLab, driven by Playwright; no browser download), and
+# fonts-nanum (Korean text in plots and pages).
 system:
 	@command -v bwrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@/sbin/ldconfig -p | grep -q 'libseccomp\.so\.2 ' || { apt-get update -qq && apt-get install -y -qq libseccomp2 >/dev/null; }
+	@# a Korean font for plots (matplotlib, through autograder/matplotlibrc) and Hangul in Chromium
+	@[ -f /usr/share/fonts/truetype/nanum/NanumGothic.ttf ] || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum >/dev/null; }
+	@# matplotlib caches its font list and never notices fonts installed later: a list without Nanum is dropped
+	@cache="$$($(BIN)/python -c 'import matplotlib; print(matplotlib.get_cachedir())' 2>/dev/null)"; \
+		for f in "$$cache"/fontlist-*.json; do [ -f "$$f" ] && ! grep -q NanumGothic "$$f" && rm -f "$$f"; done; true
 
 release: setup
 	$(BIN)/autograder release
@@ -106,7 +113,7 @@ ray-test: setup
 	$(NETNS) $(BIN)/pytest -q -m ray tests/test_ray.py
 
 lab: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --notebook-dir=release \
+	PATH="$(CURDIR)/$(BIN):$$PATH" MATPLOTLIBRC="$(CURDIR)/autograder/matplotlibrc" $(BIN)/jupyter lab --notebook-dir=release \
 		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # Rebuild the "Check my work" front-end from lab/src (TypeScript) into lab/autograder_lab/labextension, the

@@ -10,6 +10,7 @@ staff's machines).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -239,6 +240,11 @@ def _locate(entry: ProgramCell, nb: NotebookNode, release: NotebookNode | None) 
     return Place()
 
 
+def kernel_env() -> dict[str, str]:
+    """The kernel's environment: ours, with the course's matplotlibrc (Korean labels render, as when graded)."""
+    return {"MATPLOTLIBRC": str(Path(__file__).with_name("matplotlibrc")), **os.environ}
+
+
 def execute(nb: NotebookNode, workdir: Path, time_limit: float) -> tuple[NotebookNode, float, bool]:
     """Run in a fresh kernel, continuing after errors; returns (executed notebook, seconds, timed out)."""
     # IPC sockets in the scratch folder: local-only, and no "running over TCP without encryption" warning.
@@ -248,7 +254,7 @@ def execute(nb: NotebookNode, workdir: Path, time_limit: float) -> tuple[Noteboo
     start = time.monotonic()
     timed_out = False
     try:
-        client.execute()
+        client.execute(env=kernel_env())
     except (CellTimeoutError, TimeoutError):
         timed_out = True
     except DeadKernelError:
@@ -282,7 +288,9 @@ def check_notebook(path: Path, announce: Callable[[str], None] | None = None) ->
         announce(assignment.id if assignment else assignment_of(nb) or "unknown assignment")
     release = None
     if course and assignment and name:
-        release_path = course.release_dir(assignment) / name
+        from .harness import release_notebook
+
+        release_path = release_notebook(course, assignment, name, nb)
         release = read_notebook(release_path) if release_path.is_file() else None
     report = CheckReport(path, assignment.id if assignment else assignment_of(nb))
     report.time_limit = assignment.time_limit if assignment else DEFAULT_TIME_LIMIT

@@ -584,7 +584,16 @@ def relay_status(raw: bytes) -> None:
 
 # --- the zygote ----------------------------------------------------------------------------------
 
+def use_course_matplotlibrc() -> None:
+    """Plots render Korean labels: matplotlib reads the course's matplotlibrc, shipped beside this module (set
+    before matplotlib is first imported, so the zygote and every submission it forks see it)."""
+    rc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "matplotlibrc")
+    if os.path.isfile(rc):
+        os.environ.setdefault("MATPLOTLIBRC", rc)
+
+
 def _preimport(modules: list[str]) -> None:
+    use_course_matplotlibrc()
     for name in modules:
         try:
             importlib.import_module(name)

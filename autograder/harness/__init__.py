@@ -128,8 +128,17 @@ def write_spec(course: Course, assignment: Assignment, path: Path) -> Path:
 def submission_program(course: Course, assignment: Assignment, notebooks: list[NotebookNode]) -> Program:
     """The graded program of a submission (its notebooks, in course order), as :mod:`autograder.program` builds
     it against the release."""
-    return combine([(name, build_program(nb, read_notebook(course.release_dir(assignment) / name)))
+    return combine([(name, build_program(nb, read_notebook(release_notebook(course, assignment, name, nb))))
                     for name, nb in zip(assignment.notebooks, notebooks, strict=True)])
+
+
+def release_notebook(course: Course, assignment: Assignment, name: str, nb: NotebookNode) -> Path:
+    """The released notebook ``nb`` was handed out as: the one in its recorded language (metadata.autograder.lang)
+    when that release exists, else the base language's."""
+    from ..languages import language_of
+
+    path = course.release_dir(assignment, language_of(nb, course.languages)) / name
+    return path if path.is_file() else course.release_dir(assignment) / name
 
 
 def submission_cells(course: Course, assignment: Assignment, notebooks: list[Path]) -> list[CodeCell]:
