@@ -66,7 +66,7 @@ def has_comments_or_docstrings(source: str) -> bool:
 
 
 def _first_difference(a: str, b: str) -> str:
-    for i, (x, y) in enumerate(zip(a.splitlines(), b.splitlines()), 1):
+    for i, (x, y) in enumerate(zip(a.splitlines(), b.splitlines(), strict=False), 1):
         if x != y:
             return f"line {i}: {x!r} vs {y!r}"
     return "the cells differ in length"
