@@ -4,18 +4,21 @@ A twin sits right after its base cell, has the same cell type and no nbgrader me
 from its base only in comments and docstrings (see docs/authoring.md and the issue-15 design).
 
     python tools/ko_twins.py check source/week01-markov/markov.ipynb ...
+    python tools/ko_twins.py check --partial source/week04-transformer/transformer.ipynb ...
     python tools/ko_twins.py apply source/week01-markov/markov.ipynb translations.py
 
 `apply` reads a Python file defining MD (base cell id -> Korean markdown), CODE (base cell id -> list of
 (English fragment, Korean fragment) replaced once each in the base source) and NEW (list of (after base id,
 new id, English markdown, Korean markdown) for new bilingual base cells). It first removes every existing
-twin and every earlier NEW cell, so running it again gives the same notebook.
+twin and every earlier NEW cell, so running it again gives the same notebook. `--partial` checks a notebook that is
+only partly translated: the twins it has must follow the rules, but cells may lack one.
 """
 
 from __future__ import annotations
 
 import ast
 import io
+import json
 import re
 import runpy
 import sys
@@ -72,14 +75,14 @@ def _first_difference(a: str, b: str) -> str:
     return "the cells differ in length"
 
 
-def problems(path: Path) -> list[str]:
+def problems(path: Path, partial: bool = False) -> list[str]:
     """Every way the notebook breaks the twin rules, one line each (empty when it is fine)."""
     cells = nbformat.read(path, as_version=4).cells
     out = []
     for i, cell in enumerate(cells):
         where = f"{path}: cell {i} ({cell.get('id')})"
         if not is_twin(cell):
-            twinned = i + 1 < len(cells) and is_twin(cells[i + 1])
+            twinned = partial or (i + 1 < len(cells) and is_twin(cells[i + 1]))
             if cell.cell_type == "markdown" and not twinned:
                 out.append(f"{where}: markdown cell has no Korean twin")
             if cell.cell_type == "code" and not twinned and has_comments_or_docstrings(cell.source):
@@ -109,13 +112,16 @@ def problems(path: Path) -> list[str]:
 
 
 def apply(path: Path, data_file: Path) -> int:
-    """Rewrite the notebook's twins and NEW cells from `data_file`; return the number of twins written."""
+    """Rewrite the notebook's twins and NEW cells from `data_file`; return the number of twins written.
+
+    Works on the JSON as saved (key order, one-string or line-list sources), so base cells stay byte-identical.
+    """
     data = runpy.run_path(str(data_file))
     md, code, new = data.get("MD", {}), data.get("CODE", {}), data.get("NEW", [])
     new_ids = {entry[1] for entry in new}
-    nb = nbformat.read(path, as_version=4)
-    cells = [c for c in nb.cells if not is_twin(c) and c.get("id") not in new_ids]
-    after = {}
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    cells = [c for c in nb["cells"] if not is_twin(c) and c.get("id") not in new_ids]
+    after: dict[str, list] = {}
     for base_id, new_id, english, korean in new:
         after.setdefault(base_id, []).append((new_id, english, korean))
     out, written, used = [], 0, set()
@@ -128,38 +134,51 @@ def apply(path: Path, data_file: Path) -> int:
             written += 1
             used.add(cid)
         for new_id, english, korean in after.pop(cid, []):
-            base = nbformat.v4.new_markdown_cell(english.strip("\n"), id=new_id)
+            base = {"cell_type": "markdown", "id": new_id, "metadata": {},
+                    "source": _like(cell["source"], english.strip("\n"))}
             out.extend([base, _twin_for(base, korean, None)])
             written += 1
     unknown = (set(md) | set(code)) - used
     if unknown or after:
         raise SystemExit(f"{data_file}: no base cell with id {sorted(unknown | set(after))}")
-    nb.cells = out
-    nbformat.validate(nb)
-    nbformat.write(nb, path)
+    nb["cells"] = out
+    nbformat.validate(nbformat.from_dict(nb))
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return written
 
 
-def _twin_for(base, korean_md: str | None, replacements: list | None):
+def _text(source) -> str:
+    return source if isinstance(source, str) else "".join(source)
+
+
+def _like(model, text: str):
+    """`text` stored the way the notebook stores sources: one string, or a list of lines."""
+    return text if isinstance(model, str) else text.splitlines(keepends=True)
+
+
+def _twin_for(base: dict, korean_md: str | None, replacements: list | None) -> dict | None:
     if korean_md is None and replacements is None:
         return None
-    keep = {k: v for k, v in base.metadata.items() if k not in ("nbgrader", "tags")}
-    meta = {**keep, "tags": [*_tags(base), TAG]}
-    twin_id = f"{base.get('id')}-ko"
+    keep = {k: v for k, v in base["metadata"].items() if k not in ("nbgrader", "tags")}
+    twin = {**base, "id": f"{base['id']}-ko", "metadata": {**keep, "tags": [*_tags(base), TAG]}}
     if korean_md is not None:
-        return nbformat.v4.new_markdown_cell(korean_md.strip("\n"), metadata=meta, id=twin_id)
-    source = base.source
+        twin["source"] = _like(base["source"], korean_md.strip("\n"))
+        return twin
+    source = _text(base["source"])
     for english, korean in replacements:
         if source.count(english) != 1:
-            raise SystemExit(f"cell {base.get('id')}: {english!r} occurs {source.count(english)} times, not once")
+            raise SystemExit(f"cell {base['id']}: {english!r} occurs {source.count(english)} times, not once")
         source = source.replace(english, korean)
-    return nbformat.v4.new_code_cell(source, metadata=meta, id=twin_id)
+    twin["source"] = _like(base["source"], source)
+    return twin
 
 
 def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "check":
-        found = [line for p in argv[1:] for line in problems(Path(p))]
-        print("\n".join(found) or f"{len(argv) - 1} notebook(s): every twin follows the rules")
+        partial = "--partial" in argv
+        paths = [Path(p) for p in argv[1:] if p != "--partial"]
+        found = [line for p in paths for line in problems(p, partial)]
+        print("\n".join(found) or f"{len(paths)} notebook(s): every twin follows the rules")
         return 1 if found else 0
     if len(argv) == 3 and argv[0] == "apply":
         print(f"{argv[1]}: {apply(Path(argv[1]), Path(argv[2]))} Korean twins")
