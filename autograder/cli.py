@@ -366,8 +366,8 @@ def review(assignment: Annotated[str, typer.Argument(help="assignment id")],
                                                           "them)")] = None,
            import_from: Annotated[Path | None, typer.Option("--import", help="record the points and comments "
                                                             "filled in this .csv (all rows checked first)")] = None,
-           include_reviewed: Annotated[bool, typer.Option("--all", help="with --export: reviewed answers too, "
-                                                          "with their points, to revise")] = False,
+           include_reviewed: Annotated[bool, typer.Option("--all", metavar="", help="with --export: reviewed "
+                                                          "answers too, with their points, to revise")] = False,
            grader: Annotated[str | None, typer.Option(help="with --import: who reviewed (default: "
                                                       "$AUTOGRADER_USER or the login name)")] = None,
            course: CourseOption = None) -> None:

@@ -114,6 +114,12 @@ def answers_of(parts: list[ManualCell], notebook: str, student: NotebookNode, re
 
 # --- the file a grader fills in ------------------------------------------------------------------------------
 
+def answer_id(answer: str) -> str:
+    """The answer a row was exported with (its hash, begun with letters: a spreadsheet must not read it as a
+    number such as 1234e56)."""
+    return "sha-" + answer_sha(answer)[:12]
+
+
 def _cell(text: str) -> str:
     """Text a spreadsheet shows as text: one starting like a formula gets a leading apostrophe."""
     return "'" + text if text.startswith(_FORMULA_START) else text
@@ -158,7 +164,7 @@ def export_rows(course: Course, assignment: Assignment, include_reviewed: bool =
                                                             "run `autograder grade --regrade`, or open the notebook)",
                 "max_points": f"{t.points:g}", "points": "" if t.manual is None else f"{t.manual['points']:g}",
                 "comment": "" if t.manual is None else t.manual["comment"], "status": _status(t),
-                "assignment": assignment.id, "answer_id": answer_sha(answer or "")[:12]})
+                "assignment": assignment.id, "answer_id": answer_id(answer or "")})
     return rows
 
 
@@ -239,6 +245,8 @@ def _check_row(number: int, row: dict[str, str], assignment: Assignment, known: 
         return (f"{where} is for assignment {row.get('assignment', '').strip()!r}, not {assignment.id} (a file "
                 f"exported for another assignment?)"), None
     name = students.get(student_key(student))
+    if name is None and student.isdigit():  # a numeric id whose leading zeros a spreadsheet dropped
+        name = next((n for k, n in students.items() if k.isdigit() and k.lstrip("0") == student.lstrip("0")), None)
     if name is None:
         return f"{where}: no student {student!r} has a graded submission of {assignment.id}", None
     part = known.get((name, f"{notebook}::{gid}"))
@@ -258,7 +266,7 @@ def _check_row(number: int, row: dict[str, str], assignment: Assignment, known: 
     if not 0 <= points <= part.points:
         return f"{where}: points {points_text} for {name}'s {gid} are outside 0 to {part.points:g}", None
     sha = answer_sha(part.answer)
-    if row.get("answer_id", "").strip() != sha[:12]:
+    if row.get("answer_id", "").strip() != answer_id(part.answer):
         return (f"{where}: {name}'s answer to {gid} is not the one this file was exported with (a new submission "
                 "or re-grade since): export again"), None
     if part.reviewed is not None and part.reviewed["points"] == points and part.reviewed["comment"] == comment:
@@ -341,8 +349,9 @@ def summary(course: Course, assignment: Assignment) -> list[str]:
     stale = [t for _, t in parts if t.manual is None and not _status(t).startswith("pending")]
     pending = len(parts) - len(reviewed)
     waiting = sorted({r.student for r, t in parts if t.manual is None})
+    changed = f" ({len(stale)} of them changed since reviewed)" if stale else ""
     lines = [f"{assignment.id}: {len(parts)} manually graded answer(s) of {len(results)} student(s): "
-             f"{len(reviewed)} reviewed, {pending} pending ({len(stale)} of them changed since reviewed)"]
+             f"{len(reviewed)} reviewed, {pending} pending{changed}"]
     by = Counter(t.manual["author"] for t in reviewed)
     if by:
         lines.append("reviewed by " + ", ".join(f"{who} ({n})" for who, n in by.most_common()))

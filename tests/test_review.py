@@ -214,7 +214,8 @@ BAD = [
     (lambda rows: rows.append(dict(rows[0])), "row 5 repeats row 2"),
     (lambda rows: rows[2].update(assignment="hw-2"), "row 4 is for assignment 'hw-2', not ps1"),
     (lambda rows: rows[2].update(points="", comment="see me"), "row 4: a comment but no points"),
-    (lambda rows: rows[2].update(answer_id="0123456789ab"), "row 4: carol's answer to part_b_answer is not the one"),
+    (lambda rows: rows[2].update(answer_id="sha-0123456789ab"),
+     "row 4: carol's answer to part_b_answer is not the one"),
 ]
 
 
