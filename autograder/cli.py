@@ -358,6 +358,40 @@ def override(student: Annotated[str, typer.Argument(help="student id")],
     out.print(exports.record_override(c, c.assignment(assignment), student, points, comment), soft_wrap=True)
 
 
+@app.command(epilog=_example("autograder review ps1", "autograder review ps1 --export reviews.csv",
+                             "autograder review ps1 --import reviews.csv --grader 'J. Smith'"))
+def review(assignment: Annotated[str, typer.Argument(help="assignment id")],
+           export_to: Annotated[Path | None, typer.Option("--export", help="write the answers waiting for a "
+                                                          "person to this .csv (and an .html beside it to read "
+                                                          "them)")] = None,
+           import_from: Annotated[Path | None, typer.Option("--import", help="record the points and comments "
+                                                            "filled in this .csv (all rows checked first)")] = None,
+           include_reviewed: Annotated[bool, typer.Option("--all", metavar="", help="with --export: reviewed "
+                                                          "answers too, with their points, to revise")] = False,
+           grader: Annotated[str | None, typer.Option(help="with --import: who reviewed (default: "
+                                                      "$AUTOGRADER_USER or the login name)")] = None,
+           course: CourseOption = None) -> None:
+    """Manually graded answers: how many wait (no option), export them to a CSV to fill in, import it back."""
+    from . import review as review_mod
+
+    if export_to is not None and import_from is not None:
+        raise UserError("give --export or --import, not both")
+    if include_reviewed and export_to is None:
+        raise UserError("--all goes with --export")
+    if grader is not None and import_from is None:
+        raise UserError("--grader goes with --import")
+    c = _load(course)
+    a = c.assignment(assignment)
+    if export_to is not None:
+        lines = review_mod.export(c, a, export_to, include_reviewed)
+    elif import_from is not None:
+        lines = review_mod.import_file(c, a, import_from, grader)
+    else:
+        lines = review_mod.summary(c, a)
+    for line in lines:
+        out.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
 @app.command()
 def report(assignment: Annotated[str | None, typer.Argument(help="assignment id (or --all)")] = None,
            all_assignments: Annotated[bool, typer.Option("--all", help="every assignment, and the gradebook")] = False,

@@ -198,6 +198,8 @@ class Program:
     review: list[str] = field(default_factory=list)
     tampered: list[str] = field(default_factory=list)
     matches: dict[str, str] = field(default_factory=dict)
+    # the student's text of each manually graded part (test id -> answer), for a person to review
+    answers: dict[str, str] = field(default_factory=dict)
 
     def code_cells(self) -> list[CodeCell]:
         """The cells as the sandbox's runner takes them: as written (IPython runs them as Jupyter would)."""

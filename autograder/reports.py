@@ -175,9 +175,13 @@ def _checks_table(tests: list[TestResult]) -> list[str]:
 
 
 def _outcome(t: TestResult, esc: Callable[[str], str]) -> str:
-    """passed / failed: why / pending manual review; a verdict reached inside the sandbox says it is forgeable."""
+    """passed / failed: why / pending manual review / graded by the course staff: their comment; a verdict reached
+    inside the sandbox says it is forgeable."""
     if t.pending:
         return "pending manual review"
+    if t.manual is not None:
+        comment = str(t.manual.get("comment", ""))
+        return "graded by the course staff" + (f": {esc(comment)}" if comment else "")
     outcome = "passed" if t.passed else "failed" + (f": {esc(t.message)}" if t.message else "")
     return outcome + (" (forgeable: this test cell ran inside the sandbox, beside your code)" if t.forgeable else "")
 
@@ -263,7 +267,7 @@ def gradescope_json(result: GradeResult) -> dict[str, Any]:
         "stdout_visibility": "hidden",
         "tests": [{"name": t.description or t.name, "score": t.score, "max_score": t.points,
                    "status": "passed" if t.passed else "failed", "output": _outcome(t, _plain) if t.pending
-                   or t.forgeable else t.message, "visibility": "visible"}
+                   or t.forgeable or t.manual is not None else t.message, "visibility": "visible"}
                   for t in result.tests],
     }
 

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import Assignment, Course
 from ..notebooks import CodeCell, read_notebook
@@ -38,9 +38,13 @@ class TestResult:
     message: str
     pending: bool = False    # a manually graded part (nbgrader answer or task cell): a person gives its points
     forgeable: bool = False  # an nbgrader test cell run inside the sandbox, beside the student's code
+    # a person's review of a manually graded part (`autograder review --import`): points, comment, author, at
+    manual: dict[str, Any] | None = None
 
     @property
     def score(self) -> float:
+        if self.manual is not None:
+            return float(self.manual["points"])
         return self.points if self.passed else 0.0
 
 
