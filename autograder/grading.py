@@ -20,6 +20,7 @@ from .config import Assignment, Course, tz_of
 from .engine import Outcome
 from .errors import NotebookError
 from .harness import collect_expected, submission_program
+from .i18n import course_languages, language_of, use_language
 from .notebooks import assignment_of, read_notebook
 from .pages import release_headings
 from .program import Program
@@ -64,9 +65,20 @@ def prepare_submission(course: Course, assignment: Assignment, submission: Submi
             raise NotebookError(f"{name}: this is a notebook of {stamp}, not of {assignment.id}")
         notebooks.append(nb)
     program = submission_program(course, assignment, notebooks)
+    program.lang = language_of(notebooks[0], course_languages(course)) if notebooks else ""
     # Discovery's doubts (which of two notebooks is the work) come first; the score is still computed.
     program.review = [*submission.review, *program.review]
     return program
+
+
+def submission_language(course: Course, assignment: Assignment, submission: Submission) -> str:
+    """The language of a submission that could not be graded, when its first notebook can still be read."""
+    languages = course_languages(course)
+    path = submission.notebooks.get(assignment.notebooks[0]) if submission.notebooks else None
+    try:
+        return language_of(read_notebook(path), languages) if path else languages[0]
+    except NotebookError:
+        return languages[0]
 
 
 def _noted(submission: Submission, reason: str) -> str:
@@ -76,7 +88,7 @@ def _noted(submission: Submission, reason: str) -> str:
 
 def _result(submission: Submission, assignment: Assignment, program: Program, outcome: Outcome, started: str,
             backend: str = "local") -> GradeResult:
-    common = {"backend": backend, "started_at": started, "duration_s": round(outcome.seconds, 3),
+    common = {"backend": backend, "started_at": started, "duration_s": round(outcome.seconds, 3), "lang": program.lang,
               "output": outcome.output, "check_output": outcome.check_output, "tampered": list(program.tampered)}
     if outcome.error:
         return GradeResult(submission.student, assignment.id, submission.content_hash, Status.error,
@@ -139,7 +151,8 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
                 todo.append((sub, prepare_submission(course, assignment, sub)))
             except NotebookError as exc:
                 result = GradeResult.ungradable(sub.student, assignment.id, sub.content_hash, _noted(sub, str(exc)),
-                                                total_points, started_at=now_iso())
+                                                total_points, started_at=now_iso(),
+                                                lang=submission_language(course, assignment, sub))
                 _save(course, store, sub, result, batch, on_result)
         pool = pools.create(course, assignment, jobs, backend, image, cluster) if todo else None  # checks first
         if on_total:
@@ -147,7 +160,7 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
         if pool is not None:
             started = {sub.student: now_iso() for sub, _ in todo}
             by_student = {sub.student: (sub, program) for sub, program in todo}
-            items = [(sub.student, program.code_cells()) for sub, program in todo]
+            items = [(sub.student, program.code_cells(), program.lang) for sub, program in todo]
             with contextlib.closing(pool.map(items)) as outcomes:  # an interrupt stops the workers in order
                 for student, outcome in outcomes:
                     sub, program = by_student[student]
@@ -193,7 +206,8 @@ def _save(course: Course, store: Store, sub: Submission, result: GradeResult, ba
     apply_late_policy(course, course.assignment(result.assignment), result, sub.submitted_at, sub.time_source)
     write_result_json(course.root, result)  # files first (atomic); the database commit is what marks it done
     a = course.assignment(result.assignment)
-    write_feedback(course.root, result, a.title, release_headings(course.release_dir(a), tuple(a.notebooks)))
+    with use_language(result.lang):
+        write_feedback(course.root, result, a.title, release_headings(course.release_dir(a), tuple(a.notebooks)))
     store.record(result, sub.submitted_at, sub.source)
     batch.results.append(result)
     if on_result:

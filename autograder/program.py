@@ -182,6 +182,7 @@ class Program:
     review: list[str] = field(default_factory=list)
     tampered: list[str] = field(default_factory=list)
     matches: dict[str, str] = field(default_factory=dict)
+    lang: str = ""  # the language the student worked in (metadata.autograder.lang): that of their feedback
 
     def code_cells(self) -> list[CodeCell]:
         """The cells as the sandbox's runner takes them: as written (IPython runs them as Jupyter would)."""
@@ -193,7 +194,7 @@ def combine(parts: list[tuple[str, Program]]) -> Program:
     several."""
     if len(parts) == 1:
         return parts[0][1]
-    joined = Program()
+    joined = Program(lang=parts[0][1].lang if parts else "")
     for notebook, program in parts:
         joined.cells += program.cells
         joined.review += [f"{notebook}: {reason}" for reason in program.review]

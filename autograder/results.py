@@ -12,8 +12,9 @@ from typing import Any
 
 from .harness import CheckRun, TestResult
 
-RESULT_SCHEMA_VERSION = 3  # 2: status needs_review, fields review and tampered; 3: lateness, penalty, override
-READABLE_SCHEMA_VERSIONS = (1, 2, 3)
+RESULT_SCHEMA_VERSION = 4  # 2: status needs_review, fields review and tampered; 3: lateness, penalty, override;
+# 4: lang, the language of the submission's notebook (descriptions, messages and feedback are in it)
+READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4)
 
 
 class Status(StrEnum):
@@ -59,6 +60,8 @@ class GradeResult:
     penalty: float = 0.0
     # A person's override of the final score (``autograder override``): points, and who, when and why.
     override: dict[str, Any] | None = None
+    # The language the student worked in (``metadata.autograder.lang``; "" before it was recorded: the base one).
+    lang: str = ""
 
     @property
     def final_score(self) -> float:

@@ -22,9 +22,10 @@ from .errors import UserError
 from .harness import TestResult
 from .results import GradeResult, Status, now_iso
 
-SCHEMA_VERSION = 4  # 2: status needs_review; runs.review_json, runs.tampered_json and runs.check_output
+SCHEMA_VERSION = 5  # 2: status needs_review; runs.review_json, runs.tampered_json and runs.check_output
 # 3: runs' lateness columns, the overrides table, removed_students (see _migrate_2_to_3)
 # 4: test_results.pending (a manually graded nbgrader cell, waiting for a person) and test_results.forgeable
+# 5: runs.lang, the language the student worked in (their feedback's; '' for older runs: the base language)
 BUSY_TIMEOUT_MS = 30_000
 
 _RUNS = """CREATE TABLE runs (
@@ -81,7 +82,7 @@ _SCHEMA = [  # version 2; later versions are reached by their migration steps, f
 _LATEST_RUNS = """
     SELECT st.name, s.assignment, s.content_hash, r.id, r.status, r.score, r.max_score, r.reason, r.backend,
            r.started_at, r.duration_s, r.output, r.cell_errors_json, r.review_json, r.tampered_json, r.check_output,
-           r.submitted_at, r.time_source, r.due_at, r.late_seconds, r.penalty,
+           r.submitted_at, r.time_source, r.due_at, r.late_seconds, r.penalty, r.lang,
            (SELECT json_object('points', o.points, 'comment', o.comment, 'author', o.author, 'at', o.created_at)
             FROM overrides o WHERE o.student_id = st.id AND o.assignment = s.assignment
             ORDER BY o.id DESC LIMIT 1) AS override_json
@@ -184,6 +185,9 @@ class Store:
             version = 3
         if version == 3:
             self._migrate_3_to_4()
+            version = 4
+        if version == 4:
+            self._migrate_4_to_5()
         self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _migrate_1_to_2(self) -> None:
@@ -233,6 +237,11 @@ class Store:
         for column in ("pending", "forgeable"):
             self._conn.execute(f"ALTER TABLE test_results ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0 "
                                f"CHECK ({column} IN (0, 1))")
+
+    def _migrate_4_to_5(self) -> None:
+        """runs gain lang: the language of the submission's notebook, in which its feedback was written."""
+        if "lang" not in {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}:
+            self._conn.execute("ALTER TABLE runs ADD COLUMN lang TEXT NOT NULL DEFAULT ''")
 
     @contextmanager
     def _transaction(self, kind: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
@@ -314,13 +323,13 @@ class Store:
         cursor = conn.execute(
             """INSERT INTO runs (submission_id, status, score, max_score, reason, backend, started_at, duration_s,
                                  output, cell_errors_json, is_latest, review_json, tampered_json, check_output,
-                                 submitted_at, time_source, due_at, late_seconds, penalty)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                 submitted_at, time_source, due_at, late_seconds, penalty, lang)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (submission_id, Status(result.status).value, result.score, result.max_score, result.reason,
              result.backend, result.started_at, result.duration_s, result.output,
              json.dumps(result.cell_errors, sort_keys=True), json.dumps(result.review),
              json.dumps(result.tampered), result.check_output, result.submitted_at, result.time_source,
-             result.due_at, result.late_seconds, result.penalty))
+             result.due_at, result.late_seconds, result.penalty, result.lang))
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
@@ -466,11 +475,11 @@ class Store:
 def _result(row: tuple[Any, ...], tests: list[TestResult]) -> GradeResult:
     (student, assignment, content_hash, _run_id, status, score, max_score, reason, backend, started_at,
      duration_s, output, cell_errors_json, review_json, tampered_json, check_output, submitted_at, time_source,
-     due_at, late_seconds, penalty, override_json) = row
+     due_at, late_seconds, penalty, lang, override_json) = row
     return GradeResult(student, assignment, content_hash, Status(status), score=score, max_score=max_score,
                        reason=reason, tests=tests, cell_errors=json.loads(cell_errors_json), output=output,
                        backend=backend, started_at=started_at, duration_s=duration_s,
                        review=json.loads(review_json), tampered=json.loads(tampered_json),
                        check_output=check_output, submitted_at=submitted_at, time_source=time_source,
-                       due_at=due_at, late_seconds=late_seconds, penalty=penalty,
+                       due_at=due_at, late_seconds=late_seconds, penalty=penalty, lang=lang,
                        override=json.loads(override_json) if override_json else None)

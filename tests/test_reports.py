@@ -64,7 +64,7 @@ def test_result_json_is_the_versioned_schema_written_atomically(tmp_path: Path):
 
 def test_result_json_keeps_review_and_tampering_and_reads_version_1(tmp_path: Path):
     data = json.loads(write_result_json(tmp_path, reviewed()).read_text())
-    assert data["schema_version"] == 3 and data["status"] == "needs_review"
+    assert data["schema_version"] == 4 and data["status"] == "needs_review"
     assert data["tampered"] == ["check-add: modified"] and GradeResult.from_json(data) == reviewed()
     old = {k: v for k, v in graded().to_json().items() if k not in ("review", "tampered")} | {"schema_version": 1}
     assert GradeResult.from_json(old) == graded()
