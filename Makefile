@@ -50,7 +50,7 @@ i18n: $(STAMP)
 	$(PYBABEL) -q extract -F babel.cfg -k N_ -k ngettext:1,2 --add-location=file --sort-by-file --no-wrap \
 		--project=autograder --copyright-holder="the course staff" --ignore-dirs=".* _* lab release solutions source examples benchmarks deploy docker" \
 		-o $(LOCALE)/autograder.pot .
-	$(PYBABEL) -q update -D autograder -i $(LOCALE)/autograder.pot -d $(LOCALE) --no-wrap
+	$(PYBABEL) -q update -D autograder -i $(LOCALE)/autograder.pot -d $(LOCALE) --no-wrap --ignore-obsolete
 	$(PYBABEL) -q compile -D autograder -d $(LOCALE)
 	$(BIN)/autograder i18n missing || true
 
