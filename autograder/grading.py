@@ -20,7 +20,7 @@ from .config import Assignment, Course, tz_of
 from .engine import Outcome
 from .errors import NotebookError
 from .harness import collect_expected, submission_program
-from .i18n import course_languages, language_of, use_language
+from .i18n import _, course_languages, language_of, use_language
 from .notebooks import assignment_of, read_notebook
 from .pages import release_headings
 from .program import Program
@@ -52,7 +52,7 @@ def prepare_submission(course: Course, assignment: Assignment, submission: Submi
     """The graded program (what runs, what needs review, what was tampered with), or a NotebookError whose
     message is safe to show the student."""
     if submission.problem or not submission.notebooks:
-        raise NotebookError(submission.problem or "no notebook was submitted")
+        raise NotebookError(submission.problem or _("no notebook was submitted"))
     notebooks = []
     for name in assignment.notebooks:
         path = submission.notebooks[name]
@@ -62,7 +62,9 @@ def prepare_submission(course: Course, assignment: Assignment, submission: Submi
             raise NotebookError(str(exc).replace(str(path), name)) from None
         stamp = assignment_of(nb)
         if stamp and stamp != assignment.id:
-            raise NotebookError(f"{name}: this is a notebook of {stamp}, not of {assignment.id}")
+            with use_language(language_of(nb, course_languages(course))):
+                raise NotebookError(_("{notebook}: this is a notebook of {stamp}, not of {assignment}", notebook=name,
+                                      stamp=stamp, assignment=assignment.id))
         notebooks.append(nb)
     program = submission_program(course, assignment, notebooks)
     program.lang = language_of(notebooks[0], course_languages(course)) if notebooks else ""
