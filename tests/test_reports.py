@@ -69,7 +69,7 @@ def test_result_json_keeps_review_and_tampering_and_reads_version_1(tmp_path: Pa
     old = {k: v for k, v in graded().to_json().items() if k not in ("review", "tampered")} | {"schema_version": 1}
     assert GradeResult.from_json(old) == graded()
     with pytest.raises(ValueError, match="unsupported"):
-        GradeResult.from_json({**old, "schema_version": 4})
+        GradeResult.from_json({**old, "schema_version": 5})
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
