@@ -213,3 +213,18 @@ def test_korean_and_english_notebooks_get_feedback_in_their_language(graded_in_t
     assert not any(HANGUL.search(t.message) for t in failed_en)
     with Store(root / "gradebook.db") as store:
         assert {r.student: r.lang for r in store.latest(WEEK1)} == {n: r.lang for n, r in results.items()}
+
+
+def test_check_prints_its_lines_in_the_notebooks_language(tmp_path: Path):
+    """`autograder check` on week 1's reference handed in from a Korean notebook: the table, the timing line and
+    the verdict are Korean; from an English one, English."""
+    for lang in ("ko", "en"):
+        notebook = tmp_path / lang / "markov.ipynb"
+        _stamped(REPO / "solutions" / WEEK1 / "markov.ipynb", notebook, lang)
+        done = cli("check", str(notebook), cwd=REPO)
+        assert done.returncode == 0, done.stdout + done.stderr
+        verdict = done.stdout.strip().splitlines()[-1]
+        if lang == "ko":
+            assert verdict.startswith("제출할 준비가 되었습니다.") and "공개 검사" in done.stdout
+        else:
+            assert verdict.startswith("Ready to submit: all") and not HANGUL.search(done.stdout)
