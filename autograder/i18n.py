@@ -91,7 +91,7 @@ def N_(msgid: str) -> str:  # noqa: N802 - gettext's name for "extract this, tra
 
 def _(msgid: str, **fmt: Any) -> str:
     """``msgid`` in the current language, its ``{name}`` placeholders filled from ``fmt``."""
-    return _fill(translations(current()).gettext(msgid), fmt)
+    return _fill(gettext_(msgid), fmt)
 
 
 def ngettext(singular: str, plural: str, n: int, **fmt: Any) -> str:
@@ -100,8 +100,8 @@ def ngettext(singular: str, plural: str, n: int, **fmt: Any) -> str:
 
 
 def gettext_(msgid: str) -> str:
-    """Plain lookup without formatting (Jinja2's i18n extension formats itself)."""
-    return translations(current()).gettext(msgid)
+    """Plain lookup without formatting; "" stays "" (gettext would give the catalog's header)."""
+    return translations(current()).gettext(msgid) if msgid else msgid
 
 
 def ngettext_(singular: str, plural: str, n: int) -> str:

@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .harness import TestResult
-from .i18n import _, gettext_
+from .i18n import _, gettext_, use_language
 from .results import GradeResult, Status
 from .roster import Student
 from .students import folder_name, student_key
@@ -164,7 +164,7 @@ def translated(text: str) -> str:
     """A recorded message in the current language: recorded text that is itself a catalog message (a fixed
     English line, or a check graded before its language was known) is translated, anything else is kept; a
     reason of several parts ("; ") is translated part by part."""
-    return "; ".join(gettext_(part) for part in str(text).split("; "))
+    return "; ".join(gettext_(part) if part.strip() else part for part in str(text).split("; "))
 
 
 def late_text(seconds: float) -> str:
@@ -270,21 +270,23 @@ def export_csv(results: list[GradeResult], path: Path) -> Path:
 
 
 def gradescope_json(result: GradeResult) -> dict[str, Any]:
-    """Gradescope's autograder ``results.json`` for one submission."""
-    output = "\n".join(_headline(result, _plain))
-    if result.cell_errors:
-        output += "\nErrors while running your notebook:\n" + "\n".join(_cell_errors(result.cell_errors, _plain))
-    return {
-        "score": result.final_score,
-        "execution_time": result.duration_s,  # exact seconds: Gradescope takes a number, not an integer
-        "output": output,
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "tests": [{"name": t.description or t.name, "score": t.score, "max_score": t.points,
-                   "status": "passed" if t.passed else "failed", "output": _outcome(t, _plain) if t.pending
-                   or t.forgeable else t.message, "visibility": "visible"}
-                  for t in result.tests],
-    }
+    """Gradescope's autograder ``results.json`` for one submission (students read it: in their language)."""
+    with use_language(result.lang):
+        output = "\n".join(_headline(result, _plain))
+        if result.cell_errors:
+            output += "\n" + _("Errors while running your notebook:") + "\n" + \
+                "\n".join(_cell_errors(result.cell_errors, _plain))
+        return {
+            "score": result.final_score,
+            "execution_time": result.duration_s,  # exact seconds: Gradescope takes a number, not an integer
+            "output": output,
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "tests": [{"name": translated(t.description or t.name), "score": t.score, "max_score": t.points,
+                       "status": "passed" if t.passed else "failed", "output": _outcome(t, _plain) if t.pending
+                       or t.forgeable else translated(t.message), "visibility": "visible"}
+                      for t in result.tests],
+        }
 
 
 def export_gradescope(results: list[GradeResult], folder: Path) -> list[Path]:

@@ -20,7 +20,7 @@ from autograder.grading import grade
 from autograder.harness import TestResult
 from autograder.i18n import _, language_of, use_language
 from autograder.pages import feedback_html
-from autograder.reports import feedback_markdown
+from autograder.reports import feedback_markdown, gradescope_json
 from autograder.results import GradeResult, Status
 from autograder.store import SCHEMA_VERSION, Store
 
@@ -146,6 +146,14 @@ def test_feedback_pages_render_in_the_results_language():
         md, html = feedback_markdown(_result("en")), feedback_html(_result("en"), "Markov")
     assert not HANGUL.search(md.replace("민준", "")) and "3 h 1 min" in md and "this check failed" in md
     assert '<html lang="en">' in html
+
+
+def test_the_gradescope_export_is_in_the_results_language():
+    data = gradescope_json(_result("ko"))  # whatever the exporting process's language
+    failed, passed = data["tests"]
+    assert HANGUL.search(failed["name"]) and HANGUL.search(failed["output"]) and passed["output"] == ""
+    assert HANGUL.search(data["output"].replace("민준", ""))
+    assert gradescope_json(_result("en"))["tests"][0]["output"] == "this check failed"
 
 
 def test_a_version_4_gradebook_gains_the_language_column(tmp_path: Path):
