@@ -125,7 +125,8 @@ class CheckReport:
         return {"notebook": str(self.notebook), "assignment": self.assignment, "ready": self.ok, "lang": self.lang,
                 "verdict": self.verdict, "seconds": round(self.seconds, 2), "time_limit": self.time_limit,
                 "timed_out": self.timed_out, "tampered": self.tampered, "review": self.review,
-                "checks": [{"name": c.cell, "status": c.status, "message": c.detail, **place(c.place)}
+                "checks": [{"name": c.cell, "status": c.status, "status_text": self.status_text(c.status),
+                            "message": c.detail, **place(c.place)}
                            for c in self.checks],
                 "errors": [error(e) for e in self.cell_errors]}
 

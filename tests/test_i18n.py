@@ -125,7 +125,7 @@ def test_check_report_lines_follow_the_notebook_language(tmp_path: Path):
     assert HANGUL.search(korean.verdict) and "1" in korean.verdict and "2" in korean.verdict
     assert HANGUL.search(korean.status_text("not attempted")) and english.status_text("not attempted") == \
         "not attempted"
-    assert korean.to_dict()["lang"] == "ko"
+    assert korean.to_dict()["lang"] == "ko" and korean.to_dict()["checks"][1]["status_text"] == "시도하지 않음"
 
 
 def _result(lang: str) -> GradeResult:
