@@ -16,10 +16,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 setup: $(STAMP) system $(MO_FILES)
 
 # Python packages: the whole tree pinned in requirements.lock (torch==2.13.0, CPU build here).
-$(STAMP): requirements.lock requirements-cluster.lock pyproject.toml lab/pyproject.toml lab/autograder_lab/labextension/package.json
+$(STAMP): requirements.lock requirements-cluster.lock requirements-dev.lock pyproject.toml lab/pyproject.toml lab/autograder_lab/labextension/package.json
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.lock -r requirements-cluster.lock
+	$(BIN)/pip install -q -r requirements.lock -r requirements-cluster.lock -r requirements-dev.lock
 	$(BIN)/pip install -q --no-deps -e .
 	@# JupyterLab's "Check my work" (lab/): the committed front-end bundle and the server extension, no Node needed
 	$(BIN)/pip install -q --no-deps -e ./lab
@@ -61,7 +61,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 unit: setup
-	$(BIN)/pytest -q -m "not docker and not ray" tests
+	$(BIN)/pytest -q -m "not docker and not ray" --durations=15 tests
 
 # The course itself: releases current, every reference notebook runs top to bottom and passes its public
 # checks in a fresh kernel, and the hidden checks give reference = full, blank = 0, known-wrong = exact loss.

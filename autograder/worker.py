@@ -65,7 +65,7 @@ class Worker:
             pytest.main([*pytest_args(self.hidden_dir, Path(tmp) / "r.json", self.testcells), "--collect-only"])
         self.sandbox.wait_ready()
 
-    def grade(self, cells: list[CodeCell], lang: str = "") -> dict[str, Any]:
+    def grade(self, cells: list[CodeCell], first: list[str] = (), lang: str = "") -> dict[str, Any]:
         """Run the hidden checks against ``cells``; their descriptions and messages in ``lang``."""
         set_language(lang)
         session = Session(self.sandbox, cells, self.probes)
@@ -74,7 +74,8 @@ class Worker:
         with tempfile.TemporaryDirectory(prefix="ag-results-") as tmp:
             results = Path(tmp) / "results.json"
             try:
-                pytest.main([*pytest_args(self.hidden_dir, results, self.testcells), *self.stop_early])
+                pytest.main([*pytest_args(self.hidden_dir, results, self.testcells), *self.stop_early,
+                             *(f"--ag-first={name}" for name in first)])
             finally:
                 harness_plugin.provide_submission(None)
                 output, check_output = session.finish()
@@ -112,7 +113,7 @@ def main() -> None:
         for line in sys.stdin:
             job = json.loads(line)
             try:
-                data = worker.grade([CodeCell(**c) for c in job["cells"]], job.get("lang") or "")
+                data = worker.grade([CodeCell(**c) for c in job["cells"]], job.get("first", []), job.get("lang") or "")
             except SandboxError as exc:
                 worker.sandbox.restart()
                 data = {"infrastructure_error": str(exc)}

@@ -34,6 +34,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ag-workdir", help="folder the submission's code runs in (public data files)")
     group.addoption("--ag-results", help="where to write the results JSON")
     group.addoption("--ag-testcells", help="JSON of the assignment's nbgrader test cells and manual cells")
+    group.addoption("--ag-first", action="append", default=[],
+                    help="run first the checks that name this function (repeatable; `autograder mutate`)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -149,18 +151,36 @@ class Recorder:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The assignment's nbgrader test cells become checks beside the hidden pytest ones (autograder/testcells.py)."""
+    """The assignment's nbgrader test cells become checks beside the hidden pytest ones (autograder/testcells.py);
+    with ``--ag-first``, the checks that name those functions run first."""
     path = config.getoption("--ag-testcells")
-    if not path:
-        return
-    from ..testcells import read_spec
+    if path:
+        from ..testcells import read_spec
 
-    tests, manual, imports = read_spec(Path(path))
-    config._ag_manual = manual
-    for cell in tests:
-        item = TestCellItem.from_parent(session, name=cell.grade_id, nodeid=cell.test_id, cell=cell, imports=imports)
-        item.add_marker(pytest.mark.points(cell.points))
-        items.append(item)
+        tests, manual, imports = read_spec(Path(path))
+        config._ag_manual = manual
+        for cell in tests:
+            item = TestCellItem.from_parent(session, name=cell.grade_id, nodeid=cell.test_id, cell=cell,
+                                            imports=imports)
+            item.add_marker(pytest.mark.points(cell.points))
+            items.append(item)
+    # `autograder mutate` stops a mutant at its first failed check: the checks that call the mutated function go
+    # first (a stable sort), so a killed mutant costs those checks rather than every training check before them.
+    first = set(config.getoption("--ag-first") or ())
+    if first:
+        items.sort(key=lambda item: not (first & names_used(item)))
+
+
+def names_used(item: pytest.Item) -> set[str]:
+    """Global and attribute names a check's code (nested functions included) refers to."""
+    names: set[str] = set()
+    codes = [getattr(getattr(item, "function", None), "__code__", None)]
+    while codes:
+        code = codes.pop()
+        if code is not None:
+            names.update(code.co_names)
+            codes += [c for c in code.co_consts if hasattr(c, "co_names")]
+    return names
 
 
 class TestCellItem(pytest.Item):

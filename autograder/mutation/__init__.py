@@ -257,6 +257,7 @@ def mutate(course: Course, assignment: Assignment, *, jobs: int = 2, sample: int
         items = [(m.id, _cells(course, assignment, notebooks, m)) for m in todo]
         pool = Pool(course, quick, jobs)
         pool.config["stop_at_first_failure"] = True  # killed is all we need to know: skip the remaining checks
+        pool.first_checks = lambda key: [by_id[key].function]  # ... and start with the mutated function's
         with contextlib.closing(pool.map(items)) as outcomes:
             for key, outcome in outcomes:
                 graded = _graded(outcome, reference.score)

@@ -135,7 +135,7 @@ class GraderActor:
         return ray.get_runtime_context().get_node_id()
 
     def grade(self, cells: list[dict[str, str]], lang: str = "") -> dict[str, Any]:
-        return self.worker.run([CodeCell(**cell) for cell in cells], lang)
+        return self.worker.run([CodeCell(**cell) for cell in cells], lang=lang)
 
     def close(self) -> None:
         self.worker.close()

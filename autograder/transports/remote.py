@@ -78,6 +78,9 @@ class Session:
         self.infrastructure_error: str | None = None
         self.current_test = ""
         self._next_id = 0
+        # `submission.f` for each top-level name that is a handle, kept until the runner reports it rebound (or
+        # the submission restarts): a call then costs one request, not a look-up and a call
+        self.names: dict[str, RemoteObject] = {}
 
     # --- lifecycle -------------------------------------------------------------------------------
     def _start(self) -> None:
@@ -88,6 +91,7 @@ class Session:
             raise LimitExceeded(self.fatal)
         self.child = self._spawn()
         self.generation += 1
+        self.names.clear()
         try:
             reply = self._request({"op": "exec", "cells": [vars(c) for c in self.cells]}, _("running your notebook"),
                                   timeout=self.deadline - time.monotonic())
@@ -200,6 +204,10 @@ class Session:
             raise self._refused(label or _("your code"), what, exc.reason) from None
         except ProtocolError as exc:
             raise self._fail(what, _("sent a reply the grader cannot accept ({error})", error=exc)) from None
+        rebound = reply.get("rebound")
+        for name in rebound if type(rebound) is list else ():
+            if type(name) is str:
+                self.names.pop(name, None)
         if "error" in reply:
             error = reply["error"] if isinstance(reply["error"], dict) else {}
             if error.get("type") == OVER_LIMIT and error.get("reason") in limit_reasons():
@@ -370,9 +378,16 @@ class RemoteSubmission:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        s = self._session
+        known = s.names.get(name)
+        if known is not None and known._generation == s.generation:
+            return known
         try:
-            return self._session.call({"op": "get", "name": name}, name, "looking up")
+            value = s.call({"op": "get", "name": name}, name, "looking up")
         except SubmissionError as exc:
             if exc.error_type == "NameError" and not isinstance(exc, LimitExceeded):
                 raise MissingName(name) from None
             raise
+        if isinstance(value, RemoteObject):
+            s.names[name] = value
+        return value

@@ -110,13 +110,22 @@ def test_rows_sum_to_one(submission):
 
 @pytest.mark.points(1)
 def test_mle_probabilities(submission):
-    """With k = 0, transition_probs divides each row by its total."""
+    """With k = 0 (the default), transition_probs divides each row by its total, whatever that total is."""
     counts = _random_counts(4, shape=(8, 8))
-    probs = _as_prob_matrix(submission.transition_probs(counts, 0.0), counts.shape)
+    counts[3] = 0
+    counts[3, 5] = 1  # a token seen once: its row total is exactly 1
     expected = counts / counts.sum(axis=1, keepdims=True)
+    probs = _as_prob_matrix(submission.transition_probs(counts), counts.shape)  # k left at its default, 0
     assert np.allclose(probs, expected, rtol=1e-9, atol=1e-12), (
         _precision_hint(probs, expected, "transition_probs")
-        or "with k = 0 each count should be divided by the total of its row"
+        or "with k = 0 (its default) each count should be divided by the total of its row, whatever that total"
+    )
+    # Row-normalising is scale-free: weights that are fractions of a count (every row total below 1) give the
+    # same probabilities.
+    probs = _as_prob_matrix(submission.transition_probs(counts / counts.sum(), 0.0), counts.shape)
+    assert np.allclose(probs, expected, rtol=1e-9, atol=1e-12), (
+        "with fractional counts (rows that total less than 1) each row should still be divided by its total; "
+        "only a row whose total is 0 becomes uniform"
     )
 
 

@@ -139,13 +139,19 @@ def test_temperature_formula(submission):
 
 @pytest.mark.points(1)
 def test_sample_next_seeded(submission):
-    """sample_next uses the injected generator: same seed, same draws; other seed, other draws."""
+    """sample_next returns a Python int and uses the injected generator: same seed, same draws; other seed,
+    other draws."""
     p = _names_chain("dist.female.first", 1000, 0.0)[1]
     runs = {}
     for seed in (11, 11, 12):
         rng = _rng(submission, seed)
         draws = [_as_index(submission.sample_next(p, rng), len(p)) for _ in range(40)]
         runs.setdefault(seed, []).append(draws)
+    token = submission.sample_next(p, _rng(submission, 11))
+    assert isinstance(token, int) and not isinstance(token, bool), (
+        f"sample_next returned a {type(token).__module__}.{type(token).__name__}; the docstring asks for a Python "
+        "int: convert the index with int(...)"
+    )
     assert runs[11][0] == runs[11][1], "two generators with the same seed should give the same draws"
     assert runs[11][0] != runs[12][0], "generators with different seeds should give different draws"
     assert len(set(runs[11][0])) > 1, "successive draws from one generator should not all be the same"
@@ -236,16 +242,22 @@ def test_sample_next_distribution(submission):
 
 @pytest.mark.points(1)
 def test_sample_next_temperature(submission):
-    """sample_next applies the temperature once: T = 1e-4 picks the most likely token; T = 0.6 and 1.7 give
-    exactly the draws rng.choice(len(q), p=q) with q = apply_temperature(probs, T)."""
+    """sample_next applies the temperature once: T = 1e-4 picks the most likely token; T = 0.6, 1.7 and the
+    default 1 give exactly the draws rng.choice(len(q), p=q) with q = apply_temperature(probs, T)."""
     rng = _rng(submission, 5)
     for p in [P_TEST, _names_chain("dist.male.first", 500, 0.0)[0]]:
         draws = {_as_index(submission.sample_next(p, rng, 1e-4), len(p)) for _ in range(40)}
         assert draws == {int(np.argmax(p))}, "with T = 1e-4 sample_next should always return the most likely token"
     p = _names_chain("dist.female.first", 1000, 0.0)[0]
-    for seed, T in [(31, 0.6), (32, 1.7)]:
+    for seed, T in [(31, 0.6), (32, 1.7), (33, None)]:  # None: the temperature left at its default, 1
         rng = _rng(submission, seed)
-        got = [_as_index(submission.sample_next(p, rng, T), len(p)) for _ in range(60)]
+        got = [_as_index(submission.sample_next(p, rng) if T is None else submission.sample_next(p, rng, T), len(p))
+               for _ in range(60)]
+        if T is None:
+            assert got == _oracle_draws(p, seed, 60, 1.0), (
+                "with the temperature left at its default (1) sample_next should draw from probs itself"
+            )
+            continue
         assert got == _oracle_draws(p, seed, 60, T), (
             "with a moderate temperature sample_next does not give the draws the docstring describes: apply the "
             "temperature exactly once (q = apply_temperature(probs, temperature)), then call rng.choice(len(q), "
@@ -321,7 +333,8 @@ GENERATE_OTHERS = {"max_len": 6, "temperature": 0.7, "sep": "-"}
 def test_generate_temperature(submission):
     """generate passes the temperature on (T = 1e-4 gives the greedy path) and uses every parameter it is given.
 
-    Each of max_len, temperature and sep is set in turn to a value other than its default (vary_each), and the
+    Called with the defaults, then each of max_len, temperature and sep set in turn to a value other than its
+    default (vary_each), and the
     names must equal the stream the docstring pins down (sample_next(P[state], rng, temperature) per step), so a
     parameter that is ignored, or a temperature applied twice, changes the names.
     """
@@ -345,8 +358,10 @@ def test_generate_temperature(submission):
             for _ in range(5):
                 expected.append(_oracle_generate(P, NAMES_VOCAB, reference, **kwargs))
             assert got == expected, (
-                f"generate does not give the names the docstring describes when {changed} differs from its "
-                "default: use every argument, and draw each token with sample_next(P[state], rng, temperature)"
+                "generate does not give the names the docstring describes "
+                + ("with every argument left at its default (max_len=20, temperature=1.0, sep='')"
+                   if changed == "nothing" else f"when {changed} differs from its default")
+                + ": use every argument, and draw each token with sample_next(P[state], rng, temperature)"
             )
 
 

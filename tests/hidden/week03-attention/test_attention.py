@@ -36,7 +36,11 @@ def _oracle(q, k, v, mask=None, is_causal=False):
 
 
 def _call_attention(submission, q, k, v, mask=None):
-    result = submission.attention(q, k, v, mask)
+    call = submission.watch("attention")(q, k, v, mask)
+    call.assert_unchanged(["q", "k", "v", "mask"], "attention should leave its inputs as they were: an in-place "
+                          "operation on an argument (k.transpose_, masked_fill_) changes the caller's tensor; use "
+                          "the out-of-place k.transpose(-2, -1)")
+    result = call.value
     assert isinstance(result, (tuple, list)) and len(result) == 2, "attention should return a pair (out, weights)"
     out, weights = result
     assert type(out) is torch.Tensor and type(weights) is torch.Tensor, "attention should return two torch tensors"

@@ -105,7 +105,10 @@ def test_merge_heads_layout(submission):
     """merge_heads maps (B, h, T, d) to (B, T, h*d) with head j filling the columns [j*d, (j+1)*d)."""
     for B, h, T, d in ((2, 4, 3, 2), (1, 2, 5, 3), (3, 1, 2, 6)):
         y = torch.arange(B * h * T * d, dtype=torch.float64).reshape(B, h, T, d)
-        z = submission.merge_heads(y)
+        call = submission.watch("merge_heads")(y)
+        call.assert_unchanged(["x"], "merge_heads should leave its input as it was: x.transpose_(1, 2) swaps the "
+                              "axes of the caller's tensor; use the out-of-place x.transpose(1, 2)")
+        z = call.value
         assert type(z) is torch.Tensor, "merge_heads should return a torch tensor"
         assert tuple(z.shape) == (B, T, h * d), "merge_heads((B, h, T, d)) should have shape (B, T, h * d)"
         for j in range(h):
