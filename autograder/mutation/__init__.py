@@ -127,6 +127,9 @@ def load_equivalents(course: Course, assignment: Assignment) -> dict[str, str]:
         raise AuthoringError("expected a list of entries with 'id' and 'reason'", path)
     found: dict[str, str] = {}
     for index, entry in enumerate(data):
+        if isinstance(entry, dict) and isinstance(entry.get("id"), int | float):
+            raise AuthoringError(f"entry {index + 1}: the id {entry['id']} reads as a number in YAML; quote it "
+                                 f"(id: \"{entry['id']}\")", path)
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) \
                 or not isinstance(entry.get("reason"), str) or not entry["reason"].strip():
             raise AuthoringError(f"entry {index + 1} needs an 'id' and a one-line 'reason'", path)

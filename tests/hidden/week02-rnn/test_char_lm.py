@@ -289,11 +289,39 @@ def test_train_char_lm_uses_its_arguments(submission):
         "with lr = 0.05 training should change the parameters"
 
 
+def _same_training(a, b):
+    """Whether two train_char_lm results are identical: every parameter and every reported loss."""
+    (pa, la), (pb, lb) = a, b
+    return la == lb and all(torch.equal(pa[k], pb[k]) for k in KEYS)
+
+
+@pytest.mark.points(1)
+def test_train_char_lm_is_reproducible_with_its_documented_defaults(submission):
+    """train_char_lm(words) trains exactly as train_char_lm(words, hidden=64, steps=150, batch_size=128, lr=0.03,
+    T=8, seed=0), and the same seed gives the same result: every minibatch comes from the generator seeded with
+    `seed` (not torch's global one). A single training name works (rows are drawn from all of range(len(words)))."""
+    runs = [submission.train_char_lm(DISJOINT_WORDS, **TRAIN_OTHERS) for _ in range(2)]
+    for result in runs:
+        _trained_params(result, TRAIN_OTHERS["hidden"], TRAIN_OTHERS["steps"])
+    assert _same_training(*runs), \
+        ("two calls with the same seed gave different results: draw every minibatch with the generator made from "
+         "`seed` (torch.randint(..., generator=generator)), not from torch's global random state")
+    documented = submission.train_char_lm(DISJOINT_WORDS, **TRAIN_ARGS)
+    default = submission.train_char_lm(DISJOINT_WORDS)
+    _trained_params(default, TRAIN_ARGS["hidden"], TRAIN_ARGS["steps"])
+    assert _same_training(documented, default), \
+        ("train_char_lm(words) should train exactly as with its documented defaults (hidden=64, steps=150, "
+         "batch_size=128, lr=0.03, T=8, seed=0): keep the defaults of the signature you were given")
+    single = submission.train_char_lm(["anna"], **TRAIN_OTHERS)
+    _trained_params(single, TRAIN_OTHERS["hidden"], TRAIN_OTHERS["steps"])
+
+
 # --- sampling ----------------------------------------------------------------------------------------------------
 
 @pytest.mark.points(1)
 def test_sample_names_format_and_reproducible(submission):
-    """sample_names returns n names over a-z, stops at '.', respects max_len and is reproducible from a seed."""
+    """sample_names returns n names over a-z, stops at '.', respects max_len (20 by default) and is reproducible
+    from a seed, for n = 1 and for float64 parameters too."""
     params = _send(_params(250, H=8), "cpu", torch.float32)
     first = _names_list(submission.sample_names(params, 40, _generator(submission, 7), 12), 40, 12)
     again = _names_list(submission.sample_names(params, 40, _generator(submission, 7), 12), 40, 12)
@@ -304,6 +332,14 @@ def test_sample_names_format_and_reproducible(submission):
     go = dict(params, W_out=torch.zeros(V, 8), b_out=torch.tensor([0.0] * 17 + [40.0] + [0.0] * 9))
     assert _names_list(submission.sample_names(go, 3, _generator(submission, 2), 9), 3, 9) == ["q" * 9] * 3, \
         "when one letter is (almost) certain at every step, names should be cut at exactly max_len letters"
+    assert _names_list(submission.sample_names(go, 2, _generator(submission, 3)), 2, 20) == ["q" * 20] * 2, \
+        "with max_len left at its default, names should be cut at 20 letters, as the signature says"
+    one = _names_list(submission.sample_names(params, 1, _generator(submission, 4), 12), 1, 12)
+    assert one == _names_list(submission.sample_names(params, 1, _generator(submission, 4), 12), 1, 12), \
+        "sample_names(params, 1, ...) should work too: keep the batch axis when n = 1 (squeeze(1), not squeeze())"
+    wide = _send(_params(250, H=8), "cpu", torch.float64)
+    _names_list(submission.sample_names(wide, 4, _generator(submission, 5), 12), 4, 12, "with float64 parameters, "
+                "sample_names (keep the state in the parameters' dtype)")
 
 
 # Statistical pass marks: each test below has a false-failure probability of at most 3e-6 for a correct sampler

@@ -80,6 +80,20 @@ def test_clip_matches_torch(submission, device):
 
 
 @pytest.mark.points(1)
+def test_clip_tiny_gradients(submission):
+    """The factor is max_norm / (total + 1e-6) exactly as nn.utils.clip_grad_norm_ has it, which matters when the
+    norms are tiny: gradients of total norm about 5e-6 clipped to 1e-6 are scaled by about 1/6, not 1/4."""
+    grads = _grads(233, scale=1e-6)
+    ref, _ = _oracle(grads, max_norm=1e-6)
+    clipped, _ = _call(submission, grads, 1e-6, "cpu")
+    for k, (out, expected) in enumerate(zip(clipped, ref, strict=True)):
+        if expected is not None:
+            assert torch.allclose(out.detach().to(torch.float64), expected, rtol=1e-6, atol=0), \
+                (f"with tiny gradients, clipped gradient {k} differs from nn.utils.clip_grad_norm_: scale by "
+                 "max_norm / (total_norm + 1e-6)")
+
+
+@pytest.mark.points(1)
 @pytest.mark.parametrize("device", DEVICES)
 def test_clip_returns_preclip_norm(submission, device):
     """The returned total norm is the 2-norm of all gradients together, before clipping, as a float."""
