@@ -84,8 +84,8 @@ def _precision_hint(got, expected, what):
     """The message for a result that misses a float64 tolerance: it names float32 arithmetic when the result is
     right to float32 precision (about 1e-6 relative), which no formula mistake achieves on these inputs."""
     if np.allclose(got, expected, rtol=1e-5, atol=1e-7):
-        return (f"{what}: correct only to about 1e-6, the precision of float32: compute in float64 "
-                "(np.asarray(counts, dtype=np.float64))")
+        return _("{what}: correct only to about 1e-6, the precision of float32: compute in float64 "
+                 "(np.asarray(counts, dtype=np.float64))", what=what)
     return ""
 
 
@@ -107,7 +107,7 @@ def test_rows_sum_to_one(submission):
         sums = probs.sum(axis=1)
         assert np.allclose(sums, 1.0, rtol=0, atol=1e-9), (
             _precision_hint(sums, np.ones_like(sums), "the row sums of transition_probs")
-            or "every row should sum to 1 (rows are the current token)"
+            or _("every row should sum to 1 (rows are the current token)")
         )
 
 
@@ -121,7 +121,7 @@ def test_mle_probabilities(submission):
     probs = _as_prob_matrix(submission.transition_probs(counts), counts.shape)  # k left at its default, 0
     assert np.allclose(probs, expected, rtol=1e-9, atol=1e-12), (
         _precision_hint(probs, expected, "transition_probs")
-        or "with k = 0 (its default) each count should be divided by the total of its row, whatever that total"
+        or _("with k = 0 (its default) each count should be divided by the total of its row, whatever that total")
     )
     # Row-normalising is scale-free: weights that are fractions of a count (every row total below 1) give the
     # same probabilities.
@@ -150,7 +150,7 @@ def test_add_k_smoothing(submission):
         assert np.all(probs > 0), _("with k > 0 no probability should be zero")
         assert np.allclose(probs, expected, rtol=1e-9, atol=1e-12), (
             _precision_hint(probs, expected, "transition_probs")
-            or "add-k smoothed probabilities are off: add k to every count of the row before normalising it"
+            or _("add-k smoothed probabilities are off: add k to every count of the row before normalising it")
         )
 
 
@@ -161,7 +161,7 @@ def test_zero_row_uniform(submission):
     probs = _as_prob_matrix(submission.transition_probs(counts, 0.0), counts.shape)
     assert np.allclose(probs[[1, 4]], 1.0 / 5, rtol=0, atol=1e-12), (
         _precision_hint(probs[[1, 4]], np.full((2, 5), 1.0 / 5), "transition_probs")
-        or "a row whose counts are all zero should be uniform (1/V everywhere) when k = 0"
+        or _("a row whose counts are all zero should be uniform (1/V everywhere) when k = 0")
     )
     rest = [0, 2, 3]
     expected = counts[rest] / counts[rest].sum(axis=1, keepdims=True)

@@ -132,7 +132,7 @@ def test_temperature_formula(submission):
         expected /= expected.sum()
         assert np.allclose(q, expected, rtol=1e-7, atol=1e-12), (
             _precision_hint(q, expected)
-            or "apply_temperature is off: raise each probability to the power 1/T, then renormalise"
+            or _("apply_temperature is off: raise each probability to the power 1/T, then renormalise")
         )
 
 

@@ -11,12 +11,12 @@ import math
 import pytest
 import torch
 
-from autograder.i18n import _
+from autograder.i18n import N_, _
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-PRECISION = ("the result is correct only to about 1e-6, the precision of float32: compute in the inputs' dtype "
-             "(float64 here) throughout, without .float() or float32 tensors of your own")
+PRECISION = N_("the result is correct only to about 1e-6, the precision of float32: compute in the inputs' dtype "
+               "(float64 here) throughout, without .float() or float32 tensors of your own")
 # The notebook asks for the cells and loops written out, not PyTorch's: every call of a cell or loop below is
 # watched by the runner, which reports a call of any of these (by any route: torch._VF, an nn module's forward...).
 BUILT_IN_CELLS = ("torch.rnn_tanh_cell", "torch.rnn_relu_cell", "torch.lstm_cell", "torch.gru_cell",
@@ -53,7 +53,7 @@ def _close(actual, expected, device):
         return False
     if torch.allclose(actual, expected, rtol=rtol, atol=atol):
         return True
-    assert device != "cpu" or not torch.allclose(actual, expected, rtol=1e-4, atol=1e-6), PRECISION
+    assert device != "cpu" or not torch.allclose(actual, expected, rtol=1e-4, atol=1e-6), _(PRECISION)
     return False
 
 
