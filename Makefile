@@ -3,12 +3,17 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+# message catalogs (make i18n, below)
+LOCALE  := autograder/locale
+PO_FILES:= $(wildcard $(LOCALE)/*/LC_MESSAGES/autograder.po)
+MO_FILES:= $(PO_FILES:.po=.mo)
+PYBABEL := $(BIN)/pybabel
 export MPLBACKEND := Agg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system release test lint unit validate mutate mutate-fast demo lab lab-build bench clean docker-test ray-test
+.PHONY: setup system release test lint unit validate mutate mutate-fast demo lab lab-build bench clean docker-test ray-test i18n
 
-setup: $(STAMP) system
+setup: $(STAMP) system $(MO_FILES)
 
 # Python packages: the whole tree pinned in requirements.lock (torch==2.13.0, CPU build here).
 $(STAMP): requirements.lock requirements-cluster.lock requirements-dev.lock pyproject.toml lab/pyproject.toml lab/autograder_lab/labextension/package.json
@@ -38,6 +43,23 @@ system:
 	@# matplotlib caches its font list and never notices fonts installed later: a list without Nanum is dropped
 	@cache="$$($(BIN)/python -c 'import matplotlib; print(matplotlib.get_cachedir())' 2>/dev/null)"; \
 		for f in "$$cache"/fontlist-*.json; do [ -f "$$f" ] && ! grep -q NanumGothic "$$f" && rm -f "$$f"; done; true
+
+# Messages in the student's language (autograder/i18n.py): gettext catalogs, domain `autograder`, managed with
+# Babel. `make i18n` extracts every marked message (autograder/, its templates, the hidden checks' messages and
+# descriptions: babel.cfg) into the template, merges it into each language's .po (a changed message keeps its old
+# translation marked fuzzy) and compiles; translators then edit autograder/locale/<lang>/LC_MESSAGES/autograder.po
+# and `autograder i18n missing` lists what is left. `make setup` compiles the committed .po files.
+
+$(LOCALE)/%/LC_MESSAGES/autograder.mo: $(LOCALE)/%/LC_MESSAGES/autograder.po $(STAMP)
+	$(PYBABEL) -q compile -D autograder -d $(LOCALE) -l $* -i $< -o $@
+
+i18n: $(STAMP)
+	$(PYBABEL) -q extract -F babel.cfg -k N_ -k ngettext:1,2 --add-location=file --sort-by-file --no-wrap \
+		--project=autograder --copyright-holder="the course staff" --ignore-dirs=".* _* lab release solutions source examples benchmarks deploy docker" \
+		-o $(LOCALE)/autograder.pot .
+	$(PYBABEL) -q update -D autograder -i $(LOCALE)/autograder.pot -d $(LOCALE) --no-wrap --ignore-obsolete
+	$(PYBABEL) -q compile -D autograder -d $(LOCALE)
+	$(BIN)/autograder i18n missing || true
 
 release: setup
 	$(BIN)/autograder release

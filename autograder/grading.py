@@ -19,7 +19,8 @@ from . import pools
 from .config import Assignment, Course, tz_of
 from .engine import Outcome
 from .errors import NotebookError
-from .harness import collect_expected
+from .harness import collect_expected, release_notebook
+from .i18n import _, course_languages, language_of, use_language
 from .notebooks import assignment_of, read_notebook
 from .pages import release_headings
 from .program import Program, build_program, combine
@@ -54,7 +55,7 @@ def prepare_submission(course: Course, assignment: Assignment, submission: Submi
     """The graded program (what runs, what needs review, what was tampered with, the answers to ``manual``
     parts), or a NotebookError whose message is safe to show the student."""
     if submission.problem or not submission.notebooks:
-        raise NotebookError(submission.problem or "no notebook was submitted")
+        raise NotebookError(submission.problem or _("no notebook was submitted"))
     notebooks = []
     for name in assignment.notebooks:
         path = submission.notebooks[name]
@@ -64,18 +65,33 @@ def prepare_submission(course: Course, assignment: Assignment, submission: Submi
             raise NotebookError(str(exc).replace(str(path), name)) from None
         stamp = assignment_of(nb)
         if stamp and stamp != assignment.id:
-            raise NotebookError(f"{name}: this is a notebook of {stamp}, not of {assignment.id}")
+            with use_language(language_of(nb, course_languages(course))):
+                raise NotebookError(_("{notebook}: this is a notebook of {stamp}, not of {assignment}", notebook=name,
+                                      stamp=stamp, assignment=assignment.id))
         notebooks.append(nb)
-    releases = [read_notebook(course.release_dir(assignment) / name) for name in assignment.notebooks]
+    # each notebook against the release it was handed out as (its language's, else the base one)
+    releases = [read_notebook(release_notebook(course, assignment, name, nb))
+                for name, nb in zip(assignment.notebooks, notebooks, strict=True)]
     parts = [(name, build_program(nb, release))
              for name, nb, release in zip(assignment.notebooks, notebooks, releases, strict=True)]
     program = combine(parts)
+    program.lang = language_of(notebooks[0], course_languages(course)) if notebooks else ""
     # Discovery's doubts (which of two notebooks is the work) come first; the score is still computed.
     program.review = [*submission.review, *program.review]
     if manual:  # the student's answers to the manually graded parts, as graded, for `autograder review`
         for (name, part), nb, release in zip(parts, notebooks, releases, strict=True):
             program.answers.update(answers_of(manual, name, nb, release, part))
     return program
+
+
+def submission_language(course: Course, assignment: Assignment, submission: Submission) -> str:
+    """The language of a submission that could not be graded, when its first notebook can still be read."""
+    languages = course_languages(course)
+    path = submission.notebooks.get(assignment.notebooks[0]) if submission.notebooks else None
+    try:
+        return language_of(read_notebook(path), languages) if path else languages[0]
+    except NotebookError:
+        return languages[0]
 
 
 def _noted(submission: Submission, reason: str) -> str:
@@ -85,7 +101,7 @@ def _noted(submission: Submission, reason: str) -> str:
 
 def _result(submission: Submission, assignment: Assignment, program: Program, outcome: Outcome, started: str,
             backend: str = "local") -> GradeResult:
-    common = {"backend": backend, "started_at": started, "duration_s": round(outcome.seconds, 3),
+    common = {"backend": backend, "started_at": started, "duration_s": round(outcome.seconds, 3), "lang": program.lang,
               "output": outcome.output, "check_output": outcome.check_output, "tampered": list(program.tampered)}
     if outcome.error:
         return GradeResult(submission.student, assignment.id, submission.content_hash, Status.error,
@@ -150,7 +166,8 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
                 todo.append((sub, prepare_submission(course, assignment, sub, manual)))
             except NotebookError as exc:
                 result = GradeResult.ungradable(sub.student, assignment.id, sub.content_hash, _noted(sub, str(exc)),
-                                                total_points, started_at=now_iso())
+                                                total_points, started_at=now_iso(),
+                                                lang=submission_language(course, assignment, sub))
                 _save(course, store, sub, result, batch, on_result)
         pool = pools.create(course, assignment, jobs, backend, image, cluster) if todo else None  # checks first
         if on_total:
@@ -158,7 +175,7 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
         if pool is not None:
             started = {sub.student: now_iso() for sub, _ in todo}
             by_student = {sub.student: (sub, program) for sub, program in todo}
-            items = [(sub.student, program.code_cells()) for sub, program in todo]
+            items = [(sub.student, program.code_cells(), program.lang) for sub, program in todo]
             with contextlib.closing(pool.map(items)) as outcomes:  # an interrupt stops the workers in order
                 for student, outcome in outcomes:
                     sub, program = by_student[student]
@@ -208,7 +225,10 @@ def _save(course: Course, store: Store, sub: Submission, result: GradeResult, ba
     for name in ("submitted_at", "time_source", "due_at", "late_seconds", "penalty"):
         setattr(result, name, getattr(shown, name))
     write_result_json(course.root, shown)  # files first (atomic); the database commit is what marks it done
-    write_feedback(course.root, shown, a.title, release_headings(course.release_dir(a), tuple(a.notebooks)))
+    released = course.release_dir(a, result.lang or None)  # headings in the language the student worked in
+    with use_language(result.lang):
+        write_feedback(course.root, shown, a.title, release_headings(
+            released if released.is_dir() else course.release_dir(a), tuple(a.notebooks)))
     store.record(result, sub.submitted_at, sub.source)
     batch.results.append(shown)
     if on_result:

@@ -200,6 +200,7 @@ class Program:
     matches: dict[str, str] = field(default_factory=dict)
     # the student's text of each manually graded part (test id -> answer), for a person to review
     answers: dict[str, str] = field(default_factory=dict)
+    lang: str = ""  # the language the student worked in (metadata.autograder.lang): that of their feedback
 
     def code_cells(self) -> list[CodeCell]:
         """The cells as the sandbox's runner takes them: as written (IPython runs them as Jupyter would)."""
@@ -211,7 +212,7 @@ def combine(parts: list[tuple[str, Program]]) -> Program:
     several."""
     if len(parts) == 1:
         return parts[0][1]
-    joined = Program()
+    joined = Program(lang=parts[0][1].lang if parts else "")
     for notebook, program in parts:
         joined.cells += program.cells
         joined.review += [f"{notebook}: {reason}" for reason in program.review]

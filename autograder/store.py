@@ -24,10 +24,11 @@ from .errors import UserError
 from .harness import TestResult
 from .results import GradeResult, Status, now_iso
 
-SCHEMA_VERSION = 5  # 2: status needs_review; runs.review_json, runs.tampered_json and runs.check_output
+SCHEMA_VERSION = 6  # 2: status needs_review; runs.review_json, runs.tampered_json and runs.check_output
 # 3: runs' lateness columns, the overrides table, removed_students (see _migrate_2_to_3)
 # 4: test_results.pending (a manually graded nbgrader cell, waiting for a person) and test_results.forgeable
 # 5: test_results.answer (the student's text of a manually graded part) and the reviews table (_migrate_4_to_5)
+# 6: runs.lang, the language the student worked in (their feedback's; '' for older runs: the base language)
 BUSY_TIMEOUT_MS = 30_000
 STALE = "the answer changed after"  # a manually graded part reviewed before its answer changed: pending again
 
@@ -85,7 +86,7 @@ _SCHEMA = [  # version 2; later versions are reached by their migration steps, f
 _LATEST_RUNS = """
     SELECT st.name, s.assignment, s.content_hash, r.id, r.status, r.score, r.max_score, r.reason, r.backend,
            r.started_at, r.duration_s, r.output, r.cell_errors_json, r.review_json, r.tampered_json, r.check_output,
-           r.submitted_at, r.time_source, r.due_at, r.late_seconds, r.penalty,
+           r.submitted_at, r.time_source, r.due_at, r.late_seconds, r.penalty, r.lang,
            (SELECT json_object('points', o.points, 'comment', o.comment, 'author', o.author, 'at', o.created_at)
             FROM overrides o WHERE o.student_id = st.id AND o.assignment = s.assignment
             ORDER BY o.id DESC LIMIT 1) AS override_json
@@ -191,6 +192,9 @@ class Store:
             version = 4
         if version == 4:
             self._migrate_4_to_5()
+            version = 5
+        if version == 5:
+            self._migrate_5_to_6()
         self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _migrate_1_to_2(self) -> None:
@@ -260,6 +264,11 @@ class Store:
             created_at TEXT NOT NULL,
             source TEXT NOT NULL)""")
         conn.execute("CREATE INDEX reviews_by_student ON reviews (student_id, assignment, test_id)")
+
+    def _migrate_5_to_6(self) -> None:
+        """runs gain lang: the language of the submission's notebook, in which its feedback was written."""
+        if "lang" not in {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}:
+            self._conn.execute("ALTER TABLE runs ADD COLUMN lang TEXT NOT NULL DEFAULT ''")
 
     @contextmanager
     def _transaction(self, kind: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
@@ -342,13 +351,13 @@ class Store:
         cursor = conn.execute(
             """INSERT INTO runs (submission_id, status, score, max_score, reason, backend, started_at, duration_s,
                                  output, cell_errors_json, is_latest, review_json, tampered_json, check_output,
-                                 submitted_at, time_source, due_at, late_seconds, penalty)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                 submitted_at, time_source, due_at, late_seconds, penalty, lang)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (submission_id, Status(result.status).value, result.score, result.max_score, result.reason,
              result.backend, result.started_at, result.duration_s, result.output,
              json.dumps(result.cell_errors, sort_keys=True), json.dumps(result.review),
              json.dumps(result.tampered), result.check_output, result.submitted_at, result.time_source,
-             result.due_at, result.late_seconds, result.penalty))
+             result.due_at, result.late_seconds, result.penalty, result.lang))
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
@@ -561,13 +570,13 @@ class Store:
 def _result(row: tuple[Any, ...], tests: list[TestResult], answers: dict[str, str] | None = None) -> GradeResult:
     (student, assignment, content_hash, _run_id, status, score, max_score, reason, backend, started_at,
      duration_s, output, cell_errors_json, review_json, tampered_json, check_output, submitted_at, time_source,
-     due_at, late_seconds, penalty, override_json) = row
+     due_at, late_seconds, penalty, lang, override_json) = row
     return GradeResult(student, assignment, content_hash, Status(status), score=score, max_score=max_score,
                        reason=reason, tests=tests, cell_errors=json.loads(cell_errors_json), output=output,
                        backend=backend, started_at=started_at, duration_s=duration_s,
                        review=json.loads(review_json), tampered=json.loads(tampered_json),
                        check_output=check_output, submitted_at=submitted_at, time_source=time_source,
-                       due_at=due_at, late_seconds=late_seconds, penalty=penalty,
+                       due_at=due_at, late_seconds=late_seconds, penalty=penalty, lang=lang,
                        override=json.loads(override_json) if override_json else None, answers=answers or {})
 
 

@@ -24,6 +24,7 @@ import pytest
 from . import sandboxes
 from .harness import plugin as harness_plugin
 from .harness import pytest_args
+from .i18n import set_language
 from .notebooks import CodeCell
 from .sandboxes.common import Limits, SandboxError
 from .transports.remote import RemoteSubmission, Session
@@ -64,7 +65,9 @@ class Worker:
             pytest.main([*pytest_args(self.hidden_dir, Path(tmp) / "r.json", self.testcells), "--collect-only"])
         self.sandbox.wait_ready()
 
-    def grade(self, cells: list[CodeCell], first: list[str] = ()) -> dict[str, Any]:
+    def grade(self, cells: list[CodeCell], first: list[str] = (), lang: str = "") -> dict[str, Any]:
+        """Run the hidden checks against ``cells``; their descriptions and messages in ``lang``."""
+        set_language(lang)
         session = Session(self.sandbox, cells, self.probes)
         harness_plugin.provide_submission(lambda config: RemoteSubmission(session))
         started = time.monotonic()
@@ -110,7 +113,7 @@ def main() -> None:
         for line in sys.stdin:
             job = json.loads(line)
             try:
-                data = worker.grade([CodeCell(**c) for c in job["cells"]], job.get("first", []))
+                data = worker.grade([CodeCell(**c) for c in job["cells"]], job.get("first", []), job.get("lang") or "")
             except SandboxError as exc:
                 worker.sandbox.restart()
                 data = {"infrastructure_error": str(exc)}

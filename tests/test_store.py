@@ -326,7 +326,8 @@ def test_a_version_1_gradebook_is_migrated_keeping_every_row(tmp_path: Path):
         runs = conn.execute("SELECT * FROM runs WHERE id <= 3 ORDER BY id").fetchall()
         # old runs: no review, nothing tampered, no check output kept; submission time unknown, no penalty (v3)
         assert [row[:12] for row in runs] == before["runs"] and {row[12:15] for row in runs} == {("[]", "[]", "")}
-        assert {row[15:] for row in runs} == {("", "", "", 0.0, 0.0)}
+        # ... and their language is not known (v5: '' is the course's base language)
+        assert {row[15:] for row in runs} == {("", "", "", 0.0, 0.0, "")}
         indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"runs_by_submission", "runs_one_latest"} <= indexes
         with pytest.raises(sqlite3.IntegrityError):  # still at most one latest run per submission

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Assignment, Course
+from ..i18n import N_
 from ..notebooks import CodeCell, read_notebook
 from ..program import Program, build_program, combine
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 PLUGIN = "autograder.harness.plugin"
-PENDING = "pending manual review"
+PENDING = N_("pending manual review")
 TRUSTED_INI = Path(__file__).with_name("pytest.ini")
 
 
@@ -84,9 +85,9 @@ def score_results(data: dict) -> CheckRun:
         outcome = outcomes.get(test_id)
         passed = bool(outcome) and outcome.get("outcome") == "passed"
         if outcome is None:
-            message = "this check did not run"
+            message = N_("this check did not run")
         else:
-            message = "" if passed else outcome.get("message") or "this check failed"
+            message = "" if passed else outcome.get("message") or N_("this check failed")
         run.tests.append(TestResult(test_id, info["name"], info["description"], float(info["points"]),
                                     passed, message, forgeable=bool(info.get("forgeable"))))
     return run

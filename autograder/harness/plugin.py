@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from ..i18n import _
 from .feedback import describe_failure
 
 RESULTS_VERSION = 1
@@ -47,7 +48,7 @@ def description_of(item: pytest.Item) -> str:
         return item.ag_description
     doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
     first = doc.strip().splitlines()[0].strip() if doc.strip() else ""
-    return first or item.name.removeprefix("test_").replace("_", " ")
+    return _(first) if first else item.name.removeprefix("test_").replace("_", " ")  # (extracted: i18n.py)
 
 
 GPU_LINE = "GPU compatibility: "
@@ -95,7 +96,8 @@ class Recorder:
                 points = 0.0
             description = description_of(item)
             if gpu_only(item):
-                points, description = 0.0, f"{GPU_LINE}{description} (on the GPU; no points)"
+                points, description = 0.0, _("GPU compatibility: {description} (on the GPU; no points)",
+                                              description=description)
             elif function_of(item) not in instances:
                 points = 0.0
             self.expected[item.nodeid] = {"name": getattr(item, "originalname", item.name),
@@ -127,10 +129,10 @@ class Recorder:
         entry = self.outcomes.setdefault(report.nodeid, {"outcome": "passed", "message": ""})
         if report.failed and entry["outcome"] == "passed":
             entry["outcome"] = "failed"
-            entry["message"] = getattr(report, "ag_message", "this check failed")
+            entry["message"] = getattr(report, "ag_message", None) or _("this check failed")
         elif report.skipped and report.when in ("setup", "call"):
             entry["outcome"] = "skipped"
-            entry["message"] = "this check was skipped"
+            entry["message"] = _("this check was skipped")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         path = self.config.getoption("--ag-results")
@@ -201,8 +203,8 @@ class TestCellItem(pytest.Item):
         if self.cell.sandbox:
             errors = [e for e in map(_as_dict, submission.cell_errors) if e.get("cell") == self.cell.grade_id]
             if errors:
-                self.ag_failure = (f"test cell {self.cell.grade_id} raised {errors[0].get('error_type')} "
-                                   f"({FORGEABLE})")
+                self.ag_failure = _("test cell {cell} raised {error} ({why})", cell=self.cell.grade_id,
+                                    error=errors[0].get("error_type"), why=_(FORGEABLE))
                 raise AssertionError(self.ag_failure)
             return
         try:
