@@ -156,13 +156,13 @@ def test_the_gradescope_export_is_in_the_results_language():
     assert gradescope_json(_result("en"))["tests"][0]["output"] == "this check failed"
 
 
-def test_a_version_4_gradebook_gains_the_language_column(tmp_path: Path):
+def test_a_version_5_gradebook_gains_the_language_column(tmp_path: Path):
     db = tmp_path / "gradebook.db"
     with Store(db) as store:
         store.record(_result("ko"), "2026-09-15T03:00:59+00:00", "submitted/민준")
     with sqlite3.connect(db) as conn:
         conn.execute("ALTER TABLE runs DROP COLUMN lang")
-        conn.execute("PRAGMA user_version = 4")
+        conn.execute("PRAGMA user_version = 5")
     with Store(db) as store:
         (old,) = store.latest(WEEK1)
         assert old.lang == ""  # recorded before languages were: the base language
