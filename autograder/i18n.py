@@ -111,12 +111,9 @@ def ngettext_(singular: str, plural: str, n: int) -> str:
 def language_of(nb: Any, languages: list[str] | None = None) -> str:
     """The language a notebook was released in (``metadata.autograder.lang``); absent or not one of
     ``languages`` (default: those with a catalog), the first of them."""
-    languages = languages or available()
-    try:
-        lang = nb["metadata"]["autograder"]["lang"]
-    except (KeyError, TypeError):
-        lang = None
-    return lang if isinstance(lang, str) and lang in languages else languages[0]
+    from .languages import language_of as released_in
+
+    return released_in(nb, languages or available())
 
 
 def course_languages(course: Any) -> list[str]:
