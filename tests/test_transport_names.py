@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.harness.feedback import MissingName
+from autograder.harness.feedback import MissingName, SubmissionError
 from autograder.notebooks import CodeCell
 from autograder.sandboxes.bubblewrap import BubblewrapSandbox as Sandbox
 from autograder.sandboxes.common import Limits
@@ -37,6 +37,10 @@ CELLS = [CodeCell("answer", textwrap.dedent('''
     def to_data():
         global f
         f = 3
+
+    def die():
+        import os
+        os._exit(3)
 
     def retrain():
         global model
@@ -102,5 +106,20 @@ def test_repeated_calls_cost_one_request_each(box: Sandbox):
         before = session._next_id
         assert [submission.f(i) for i in range(10)] == list(range(1, 11))
         assert session._next_id - before == 10
+    finally:
+        session.finish()
+
+
+def test_after_a_restart_the_name_is_looked_up_again_and_an_old_object_is_lost(box: Sandbox):
+    session = Session(box, CELLS)
+    try:
+        submission = RemoteSubmission(session)
+        held = submission.f
+        assert held(1) == 2
+        with pytest.raises(SubmissionError, match="exited"):
+            submission.die()
+        assert submission.f(1) == 2  # the submission restarted: f is a handle of the new process
+        with pytest.raises(SubmissionError, match="lost when the submission was restarted"):
+            held(1)
     finally:
         session.finish()

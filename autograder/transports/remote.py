@@ -281,11 +281,13 @@ class RemoteObject:
         if name.startswith("__"):
             raise AttributeError(name)
         label = f"{self._label}.{name}"
+        self._session.ensure_started()  # before unwrap: an object of a process that has since stopped is lost
         return self._session.call({"op": "getattr", "target": self._session.unwrap(self), "attr": name},
                                   label, "reading")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         s = self._session
+        s.ensure_started()  # before unwrap: an object of a process that has since stopped is lost
         try:
             message = {"op": "call", "target": s.unwrap(self), "args": s.unwrap(list(args)),
                        "kwargs": s.unwrap(kwargs)}
@@ -308,6 +310,7 @@ class WatchedCall:
 
     def __call__(self, *args: Any, **kwargs: Any) -> CallReport:
         s = self._session
+        s.ensure_started()  # before unwrap: an object of a process that has since stopped is lost
         try:
             message = {"op": "call_watched", "target": s.unwrap(self._target), "args": s.unwrap(list(args)),
                        "kwargs": s.unwrap(kwargs), "check_args": self._check_args, "forbid": list(self._forbid)}
@@ -379,6 +382,7 @@ class RemoteSubmission:
         if name.startswith("__"):
             raise AttributeError(name)
         s = self._session
+        s.ensure_started()  # (a restart forgets every handle: it must happen before the cache is read)
         known = s.names.get(name)
         if known is not None and known._generation == s.generation:
             return known
