@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from autograder.config import Course
+from autograder.results import RESULT_SCHEMA_VERSION
 from autograder.sandboxes.common import RUNNER_DIR_PREFIX
 from autograder.store import Store
 
@@ -57,7 +58,7 @@ def test_grade_batch_scores_stores_and_reports(toy: Course):
                     "eli": ("graded", 6), "fay": ("graded", 6)}
     for name in STUDENTS:
         data = json.loads((toy.root / f"autograded/{name}/week00-toy/result.json").read_text())
-        assert data["schema_version"] == 4 and data["student"] == name
+        assert data["schema_version"] == RESULT_SCHEMA_VERSION and data["student"] == name
         assert (toy.root / f"feedback/{name}/week00-toy/feedback.md").is_file()
     dev = json.loads((toy.root / "autograded/dev/week00-toy/result.json").read_text())
     assert "invalid JSON" in dev["reason"] and str(toy.root) not in dev["reason"]
