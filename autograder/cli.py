@@ -7,6 +7,7 @@ pay for nbformat, nbgrader, pytest or torch (about two seconds), which only the 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -299,6 +300,7 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
                             image=image, cluster=cluster, on_total=started, on_result=lambda _r: progress.advance(task),
                             on_warning=warned)
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up and exit short
         progress.stop()
         saved = next(int(t.completed) for t in progress.tasks if t.id == task)  # one per result saved
         err.print(f"interrupted: {saved} result(s) of this run are saved in the gradebook; run the same command "
@@ -534,6 +536,7 @@ def main() -> None:
         err.print(f"error: {message}; see --help", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         err.print("interrupted")
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
