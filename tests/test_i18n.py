@@ -239,9 +239,11 @@ def test_check_prints_its_lines_in_the_notebooks_language(tmp_path: Path):
 
 
 @pytest.mark.parametrize(("doc", "description"), [
-    ("rows sum to one\n    for every state.\n\n    Details a student need not read.", "rows sum to one for every state."),
+    ("rows sum to one\n    for every state.\n\n    Details a student need not read.",
+     "rows sum to one for every state."),
     ("Counts are exact.\n    Then more, which is not part of the description.", "Counts are exact."),
-    ("no full stop anywhere\n    still one paragraph\n\n    next paragraph", "no full stop anywhere still one paragraph"),
+    ("no full stop anywhere\n    still one paragraph\n\n    next paragraph",
+     "no full stop anywhere still one paragraph"),
     (None, ""),
 ])
 def test_a_check_is_described_by_its_docstrings_first_sentence(doc: str | None, description: str):
