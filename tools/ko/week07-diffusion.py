@@ -420,7 +420,7 @@ def _update_english(notebook: Path) -> None:
     """Rewrite the EN block of this file from the notebook's current English (after revising the Korean)."""
     here = Path(__file__)
     text = here.read_text(encoding="utf-8")
-    start, end = text.index(_BEGIN), text.index(_END)
+    start, end = text.index(f"\n{_BEGIN}\n") + 1, text.index(f"\n{_END}\n") + 1  # the lines, not their definition
     now = _english(notebook)
     body = "".join(f'    "{cid}": r"""\n{now[cid]}\n""",\n' for cid in MD if cid in now)
     here.write_text(text[:start] + _BEGIN + "\nEN = {\n" + body + "}\n" + text[end:], encoding="utf-8")
