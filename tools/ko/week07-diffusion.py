@@ -21,6 +21,21 @@ from pathlib import Path
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "source" / "week07-diffusion" / "diffusion.ipynb"
 
+
+def _target() -> Path:
+    """The notebook being applied (`ko_twins.py apply NOTEBOOK THIS_FILE`), else this week's source notebook."""
+    given = [Path(a) for a in sys.argv[1:] if a.endswith(".ipynb")]
+    return given[0] if len(given) == 1 else NOTEBOOK
+
+
+def _variant(cell_id: str, *pairs: tuple[str, str]) -> tuple[str, str]:
+    """The (English, Korean) pair whose English is in the cell now, for English known in two wordings; with
+    neither there, the first pair, so that ko_twins stops on it."""
+    cells = json.loads(_target().read_text(encoding="utf-8"))["cells"]
+    source = next(("".join(c["source"]) for c in cells if c.get("id") == cell_id), "")
+    return next((pair for pair in pairs if pair[0] in source), pairs[0])
+
+
 MD = {
     "cell-00": r"""
 # 7주차 — 확산 모델: 노이즈를 한 단계씩 더하고, 그것을 없애는 법 배우기
@@ -377,11 +392,16 @@ CODE = {
     ],
     "cell-25": [
         ("""Train eps_net's parameters (init_eps_net(generator, num_classes)) with Adam at the constant rate lr on
-    eps_loss; per step draw rows, t, eps (and drop, if num_classes) from torch.Generator().manual_seed(seed).
-    Returns the trained parameters, detached.""",
+    eps_loss; per step draw rows, t, eps (and drop, if num_classes) from torch.Generator().manual_seed(seed).""",
          """eps_net의 매개변수(init_eps_net(generator, num_classes))를 일정한 학습률 lr의 Adam으로 eps_loss에 대해
-    학습시킵니다. 단계마다 torch.Generator().manual_seed(seed)에서 행, t, eps(num_classes가 있으면 drop도)를 뽑습니다.
-    학습된 매개변수를 분리해서 반환합니다."""),
+    학습시킵니다. 단계마다 torch.Generator().manual_seed(seed)에서 행, t, eps(num_classes가 있으면 drop도)를 뽑습니다."""),
+        _variant("cell-25",
+                 ("Returns the trained parameters, detached.", "학습된 매개변수를 분리해서 반환합니다."),
+                 # the wording on branch wip/w7-mutants (uncommitted when this was written)
+                 ("""data: (N, 2) points of any float dtype, trained on as float32 (the network's dtype). Returns the trained
+    parameters, detached.""",
+                  """data: 임의의 float dtype인 (N, 2) 점들이며, 신경망의 dtype인 float32로 바꾸어 학습합니다. 학습된
+    매개변수를 분리해서 반환합니다.""")),
     ],
     "cell-31": [
         ("Classifier-free guidance: eps_uncond + w * (eps_cond - eps_uncond), eps_uncond = eps_net(params, x, t, None).",
@@ -408,12 +428,6 @@ def _stale(notebook: Path) -> list[str]:
                                         f"{cid} (now)", lineterm="", n=1)
             out.append("\n".join(diff))
     return out
-
-
-def _target() -> Path:
-    """The notebook being applied (`ko_twins.py apply NOTEBOOK THIS_FILE`), else this week's source notebook."""
-    given = [Path(a) for a in sys.argv[1:] if a.endswith(".ipynb")]
-    return given[0] if len(given) == 1 else NOTEBOOK
 
 
 def _update_english(notebook: Path) -> None:
