@@ -3,7 +3,7 @@
 Student-facing text is written in English (the base language) and marked ``_("text {name}", name=value)``: named
 placeholders, never f-strings, so ``pybabel extract`` finds every message (``make i18n``). Translators work in
 ``autograder/locale/<lang>/LC_MESSAGES/autograder.po``; a missing or fuzzy translation falls back to English
-(``autograder i18n missing`` lists them). The hidden checks' descriptions are their docstrings' first lines,
+(``autograder i18n missing`` lists them). The hidden checks' descriptions are their docstrings' first sentences,
 extracted by :func:`extract_hidden_checks` and translated where they are recorded.
 
 The language is chosen per submission from its notebook (``metadata.autograder.lang``, written by release) on
@@ -134,18 +134,33 @@ def placeholders(text: str) -> set[str]:
 KEYWORDS = {"_": None, "ngettext": (1, 2)}
 
 
+SENTENCE_ENDS = (".", "!", "?", ":")
+
+
+def first_sentence(doc: str | None) -> str:
+    """A check's description: its docstring's first sentence, joined across the lines it is wrapped over (the
+    first line alone can stop mid-sentence), or the first paragraph where no line ends one."""
+    words: list[str] = []
+    for line in (doc or "").strip().splitlines():
+        if not line.strip():
+            break
+        words.append(line.strip())
+        if line.rstrip().endswith(SENTENCE_ENDS):
+            break
+    return " ".join(words)
+
+
 def extract_hidden_checks(fileobj: IO[bytes], keywords: Mapping[str, Any], comment_tags: list[str],
                           options: Mapping[str, Any]) -> Iterator[tuple[int, str | None, Any, list[str]]]:
-    """Babel extractor for hidden checks: the ``_()`` messages, and the first docstring line of every ``test_*``
-    function (what the student sees as the check's description)."""
+    """Babel extractor for hidden checks: the ``_()`` messages, and the first docstring sentence of every
+    ``test_*`` function (what the student sees as the check's description)."""
     from babel.messages.extract import extract_python
 
     source = fileobj.read()
     yield from extract_python(io.BytesIO(source), keywords, comment_tags, options)
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
-            doc = ast.get_docstring(node)
-            first = doc.strip().splitlines()[0].strip() if doc and doc.strip() else ""
+            first = first_sentence(ast.get_docstring(node))
             if first:
                 yield node.body[0].lineno, None, first, [f"description of {node.name}"]
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .harness.feedback import KNOWN_ERROR_TYPES, SubmissionError
-from .i18n import N_, _
+from .i18n import N_, _, first_sentence
 from .notebooks import SANDBOX_FLAG, in_sandbox, is_manual_cell, is_test_cell, is_trusted_test_cell
 from .notebooks import _nbgrader as _meta
 from .notebooks import points as _points
@@ -84,14 +84,12 @@ class ManualCell:
 
 
 def _description(source: str, grade_id: str) -> str:
-    """The cell's docstring's first line (nbgrader's examples open each test cell with one), else its id."""
+    """The cell's docstring's first sentence (nbgrader's examples open each test cell with one), else its id."""
     try:
-        tree = ast.parse(source)
-        doc = ast.get_docstring(tree) or ""
+        doc = ast.get_docstring(ast.parse(source))
     except SyntaxError:
         doc = ""
-    first = doc.strip().splitlines()[0].strip() if doc.strip() else ""
-    return first or f"test cell {grade_id}"
+    return first_sentence(doc) or f"test cell {grade_id}"
 
 
 def cells_of(notebook_name: str, source: NotebookNode) -> tuple[list[TestCell], list[ManualCell]]:

@@ -61,13 +61,14 @@ def timed(course, submissions: Path, **how) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=4)
+    parser.add_argument("--conditions", default="", help="how the machine was run, for the report (load, priority)")
     args = parser.parse_args()
     if not loopback_only():
         sys.exit("run inside a loopback-only network namespace (make bench does)")
     os.environ.setdefault("MPLBACKEND", "Agg")
     report: dict = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": platform.platform(),
                     "cpus": os.cpu_count(), "submissions": 11 * args.copies,
-                    "command": "make bench  (benchmarks/bench_ray.py in unshare --net)"}
+                    "command": "make bench  (benchmarks/bench_ray.py in unshare --net)", "conditions": args.conditions}
     with tempfile.TemporaryDirectory() as tmp:
         course = week1_copy(Path(tmp) / "course")
         submissions = batch(Path(tmp) / "in", args.copies)
@@ -89,7 +90,8 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "ray.json").write_text(json.dumps(report, indent=1) + "\n")
     lines = [f"# Ray cluster benchmark ({report['date']}, {report['cpus']} CPUs)", "",
-             f"Command: `{report['command']}`; the week-1 demo batch, {report['submissions']} submissions.", "",
+             f"Command: `{report['command']}`; the week-1 demo batch, {report['submissions']} submissions.",
+             *([f"Conditions: {args.conditions}"] if args.conditions else []), "",
              "| how | submissions / s (steady) | first result after | whole batch |", "|---|---|---|---|"]
     labels = {"local_jobs1": "local engine, --jobs 1", "local_jobs2": "local engine, --jobs 2",
               "ray_1_node": "Ray, 1 worker node (1 CPU)", "ray_2_nodes": "Ray, 2 worker nodes (1 CPU each)"}

@@ -236,3 +236,29 @@ def test_check_prints_its_lines_in_the_notebooks_language(tmp_path: Path):
             assert verdict.startswith("제출할 준비가 되었습니다.") and "공개 검사" in done.stdout
         else:
             assert verdict.startswith("Ready to submit: all") and not HANGUL.search(done.stdout)
+
+
+@pytest.mark.parametrize(("doc", "description"), [
+    ("rows sum to one\n    for every state.\n\n    Details a student need not read.", "rows sum to one for every state."),
+    ("Counts are exact.\n    Then more, which is not part of the description.", "Counts are exact."),
+    ("no full stop anywhere\n    still one paragraph\n\n    next paragraph", "no full stop anywhere still one paragraph"),
+    (None, ""),
+])
+def test_a_check_is_described_by_its_docstrings_first_sentence(doc: str | None, description: str):
+    """A description wrapped over two docstring lines is not cut at the first line's end (students read it)."""
+    assert i18n.first_sentence(doc) == description
+
+
+def test_every_hidden_check_description_is_a_whole_sentence():
+    """The extractor and the recorder agree, and no description stops mid-sentence (at a comma, say)."""
+    messages = [message for _, _, message, comments in _hidden_messages() if comments and
+                comments[0].startswith("description of")]
+    assert messages, "the extractor finds the checks' descriptions"
+    cut = [m for m in messages if m.rstrip().endswith((",", ";", " the", " and", " a"))]
+    assert not cut, cut
+
+
+def _hidden_messages():
+    for path in sorted((REPO / "tests" / "hidden").glob("*/test_*.py")):
+        with path.open("rb") as handle:
+            yield from i18n.extract_hidden_checks(handle, {"_": None}, [], {})

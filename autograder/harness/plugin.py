@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ..i18n import _
+from ..i18n import _, first_sentence
 from .feedback import describe_failure
 
 RESULTS_VERSION = 1
@@ -46,8 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def description_of(item: pytest.Item) -> str:
     if getattr(item, "ag_description", None):
         return item.ag_description
-    doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
-    first = doc.strip().splitlines()[0].strip() if doc.strip() else ""
+    first = first_sentence(getattr(getattr(item, "function", None), "__doc__", None))
     return _(first) if first else item.name.removeprefix("test_").replace("_", " ")  # (extracted: i18n.py)
 
 

@@ -9,7 +9,7 @@ the only writer of the gradebook and the files, so resuming, exports and reports
 Faults: an actor that dies (its node lost, its process killed, or stuck past the submission's time limit and
 killed here) raises ``RayActorError`` for the submission it held; that submission goes back in the queue for a
 live actor and a replacement actor is asked for (placed wherever the cluster has room). Grading is idempotent, so
-at-least-once is safe. A submission that was in hand when ``LOST_LIMIT`` workers died is recorded as an
+at-least-once is safe. A submission that was running when ``LOST_LIMIT`` workers died is recorded as an
 infrastructure error with that reason (the next ``grade`` run tries it again) instead of being retried for ever.
 """
 
@@ -110,7 +110,8 @@ def unpack_checks(digest: str, data: bytes) -> Path:
 
 
 class GraderActor:
-    """Runs on a cluster node (as a Ray actor): one warm grading worker, fed one submission at a time."""
+    """Runs on a cluster node (as a Ray actor): one warm grading worker; Ray runs its calls one at a time, in the
+    order they were sent."""
 
     def __init__(self, digest: str, package: bytes, assignment: dict[str, Any], preimport: list[str],
                  backend: str, image: str | None) -> None:
@@ -146,21 +147,29 @@ class _Job:
     key: Any
     cells: list[CodeCell]
     lang: str = ""   # the language of the checks' descriptions and messages (the submission's)
-    lost: int = 0    # workers that died holding it
+    lost: int = 0    # workers that died while running it
     tries: int = 0   # runs that ended in an infrastructure error (one more run is allowed, as locally)
 
 
 @dataclass
 class _Slot:
+    """One actor and the submissions sent to it, in the order it runs them (an actor runs one call at a time)."""
     actor: Any
     node: str = ""
-    job: _Job | None = None
-    ref: Any = None
-    since: float = field(default_factory=time.monotonic)
+    ref: Any = None                                  # while starting: the reply to ``ready``
+    queue: list[tuple[_Job, Any]] = field(default_factory=list)
+    since: float = field(default_factory=time.monotonic)  # when the running (first) submission started
 
 
 class RayPool:
-    """Grading workers on a Ray cluster; ``map`` yields (key, Outcome) as runs finish, like the local pool."""
+    """Grading workers on a Ray cluster; ``map`` yields (key, Outcome) as runs finish, like the local pool.
+
+    Each actor is kept ``DEPTH`` submissions deep, and new work is sent before finished results are handed to the
+    caller: an actor never idles while the driver writes a result or while a reply crosses the network (the local
+    pool's threads likewise never wait for the driver).
+    """
+
+    DEPTH = 2
 
     def __init__(self, course: Course, assignment: Assignment, address: str, jobs: int | None = None,
                  backend: str = "local", image: str | None = None) -> None:
@@ -207,19 +216,42 @@ class RayPool:
 
         todo = [_Job(key, cells, *lang) for key, cells, *lang in items]
         starting = [self._start_actor() for _ in range(min(self.jobs, len(todo)))]
-        idle: list[_Slot] = []
-        busy: list[_Slot] = []
+        working: list[_Slot] = []  # placed and warm, with or without work
         remaining = len(todo)
         start_errors: list[str] = []
         self.lost_workers, self.events = 0, []
 
-        def lose(slot: _Slot, why: str) -> None:
-            """A worker is gone: ask for a replacement while there is more work than workers."""
+        def lose(slot: _Slot, why: str) -> list[tuple[Any, Outcome]]:
+            """A worker is gone: what it was running counts a loss, what it had not begun goes back unharmed;
+            a replacement is asked for while there is more work than workers."""
             self.lost_workers += 1
             self.events.append(why)
+            working.remove(slot)
             ray.kill(slot.actor, no_restart=True)
-            if remaining > len(idle) + len(busy) + len(starting):
+            given_up = []
+            (running, _), *waiting = slot.queue
+            running.lost += 1
+            if running.lost >= LOST_LIMIT:
+                given_up.append((running.key, Outcome(CheckRun(), error=f"{running.lost} grading workers died while "
+                                                      "grading this submission (a lost node, or the submission)")))
+            else:
+                waiting.insert(0, (running, None))
+            todo[:0] = [job for job, _ in waiting]
+            slot.queue = []
+            if remaining - len(given_up) > len(working) + len(starting):
                 starting.append(self._start_actor())
+            return given_up
+
+        def send() -> None:
+            """Fill the actors breadth first: every one busy before any gets a second submission in hand, and a
+            second only while there is enough work left for all (none waits behind another at the batch's end)."""
+            for depth in range(1, self.DEPTH + 1):
+                for slot in working:
+                    if todo and len(slot.queue) < depth and (depth == 1 or len(todo) >= len(working)):
+                        job = todo.pop(0)
+                        if not slot.queue:
+                            slot.since = time.monotonic()
+                        slot.queue.append((job, slot.actor.grade.remote([vars(c) for c in job.cells], job.lang)))
 
         try:
             while remaining:
@@ -229,57 +261,48 @@ class RayPool:
                         starting.remove(slot)
                         try:
                             slot.node = ray.get(slot.ref)
-                            idle.append(slot)
+                            working.append(slot)
                         except RayActorError as exc:
                             start_errors.append(_first_line(exc))
                     elif time.monotonic() - slot.since > WORKER_START_TIMEOUT:
                         starting.remove(slot)
                         ray.kill(slot.actor, no_restart=True)
                         start_errors.append("no cluster node could take a grading worker in time")
-                while todo and idle:
-                    slot, job = idle.pop(), todo.pop(0)
-                    slot.job, slot.since = job, time.monotonic()
-                    slot.ref = slot.actor.grade.remote([vars(c) for c in job.cells], job.lang)
-                    busy.append(slot)
-                if not busy and not starting:  # nothing can run what is left
+                send()
+                if not working and not starting:  # nothing can run what is left
                     why = "; ".join(dict.fromkeys(start_errors)) or "the cluster has no grading workers left"
                     for job in todo:
                         remaining -= 1
                         yield job.key, Outcome(CheckRun(), error=f"not graded: {why}")
                     todo.clear()
                     break
-                done, _ = ray.wait([s.ref for s in busy], num_returns=1, timeout=POLL) if busy else ([], [])
-                for slot in [s for s in busy if s.ref in done]:
-                    busy.remove(slot)
-                    job = slot.job
+                heads = {slot.queue[0][1]: slot for slot in working if slot.queue}
+                done, _ = ray.wait(list(heads), num_returns=1, timeout=POLL) if heads else ([], [])
+                finished: list[tuple[Any, Outcome]] = []
+                for slot in [heads[ref] for ref in done]:
+                    job, ref = slot.queue[0]
                     try:
-                        outcome = outcome_from(ray.get(slot.ref, timeout=self.timeout))
+                        outcome = outcome_from(ray.get(ref, timeout=self.timeout))
                     except (RayActorError, GetTimeoutError) as exc:
-                        job.lost += 1
-                        lose(slot, f"a grading worker on node {slot.node[:8]} was lost: {_first_line(exc)}")
-                        if job.lost >= LOST_LIMIT:
-                            remaining -= 1
-                            yield job.key, Outcome(CheckRun(), error=f"{job.lost} grading workers died while "
-                                                   "grading this submission (a lost node, or the submission)")
-                        else:
-                            todo.insert(0, job)
+                        finished += lose(slot, f"a grading worker on node {slot.node[:8]} was lost: "
+                                               f"{_first_line(exc)}")
                         continue
-                    slot.job = None
-                    idle.append(slot)
+                    slot.queue.pop(0)
+                    slot.since = time.monotonic()
                     if outcome.error and job.tries == 0:  # as locally: one more run before it is an error
                         job.tries += 1
                         todo.insert(0, job)
                         continue
+                    finished.append((job.key, outcome))
+                for slot in [s for s in working if s.queue and time.monotonic() - s.since > self.timeout]:
+                    finished += lose(slot, f"a grading worker on node {slot.node[:8]} stopped answering")
+                send()  # before the caller spends time on the results: the actors keep working meanwhile
+                for key, outcome in finished:
                     remaining -= 1
-                    yield job.key, outcome
-                for slot in [s for s in busy if time.monotonic() - s.since > self.timeout]:
-                    busy.remove(slot)  # stuck past every limit: its result is not coming
-                    slot.job.lost += 1
-                    todo.insert(0, slot.job)
-                    lose(slot, f"a grading worker on node {slot.node[:8]} stopped answering")
+                    yield key, outcome
         finally:
-            everyone = idle + busy + starting
-            closing = [s.actor.close.remote() for s in idle]
+            everyone = working + starting
+            closing = [s.actor.close.remote() for s in working if not s.queue]
             if closing:
                 ray.wait(closing, num_returns=len(closing), timeout=30)
             for slot in everyone:
