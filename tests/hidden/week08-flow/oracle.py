@@ -139,7 +139,7 @@ def random_flow(g: torch.Generator, num_layers: int, dim: int, hidden: int = 12,
 # --- data and baselines -----------------------------------------------------------------------------------------------
 
 def moons(n: int, g: torch.Generator, angle: float, shift: tuple[float, float], noise: float = 0.1) -> torch.Tensor:
-    """float64 points (n, 2) of two moons, rotated by angle and shifted: drawn here, not by the notebook's make_moons."""
+    """float64 points (n, 2) of two moons, rotated by angle and shifted (drawn here, not by make_moons)."""
     upper = torch.rand(n, generator=g, dtype=torch.float64) < 0.5
     theta = math.pi * torch.rand(n, generator=g, dtype=torch.float64)
     top = torch.stack([theta.cos(), theta.sin()], dim=1)

@@ -38,7 +38,8 @@ def test_coupling_forward(submission, device):
         out = submission.coupling_forward(sent, x.to(device, dtype), b.to(device, dtype))
         assert type(out) is torch.Tensor and tuple(out.shape) == (17, dim), \
             f"coupling_forward should return a (B, D) tensor (D = {dim})"
-        assert out.device.type == device and out.dtype == dtype, "coupling_forward should keep the device and dtype of x"
+        assert out.device.type == device and out.dtype == dtype, \
+            "coupling_forward should keep the device and dtype of x"
         kept = b.bool()
         if device == "cpu":
             assert torch.equal(out.detach()[:, kept], x[:, kept]), \
@@ -62,7 +63,8 @@ def test_coupling_inverse(submission, device):
         out = submission.coupling_inverse(sent, y.to(device, dtype), b.to(device, dtype))
         assert oracle.close(out, layer.inverse(y, b), device), \
             f"D = {dim}, mask of layer {k}: coupling_inverse does not undo the coupling layer"
-        assert out.device.type == device and out.dtype == dtype, "coupling_inverse should keep the device and dtype of y"
+        assert out.device.type == device and out.dtype == dtype, \
+            "coupling_inverse should keep the device and dtype of y"
         if device == "cpu":
             x = torch.randn(15, dim, generator=g, dtype=torch.float64) * 2
             forward = submission.coupling_forward(sent, x, b)
