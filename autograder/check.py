@@ -10,6 +10,7 @@ staff's machines).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -27,6 +28,7 @@ from nbformat import NotebookNode
 
 from .config import Assignment, Course, find_course_file, load_course
 from .errors import ConfigError, NotebookError
+from .i18n import N_, _, course_languages, language_of, use_language
 from .notebooks import assignment_of, is_locked, read_notebook
 from .program import Program, ProgramCell, build_program, defined_names, normalised, program_without_release
 
@@ -43,7 +45,7 @@ class Place:
     cell_id: str | None = None
 
     def prefix(self) -> str:
-        return f"in section '{self.section}': " if self.section else ""
+        return _("in section '{section}': ", section=self.section) if self.section else ""
 
 
 @dataclass
@@ -78,6 +80,7 @@ class CheckReport:
     seconds: float = 0.0
     time_limit: float = DEFAULT_TIME_LIMIT
     timed_out: bool = False
+    lang: str = ""  # the notebook's language (metadata.autograder.lang): that of every line shown to the student
 
     @property
     def ok(self) -> bool:
@@ -88,20 +91,29 @@ class CheckReport:
     def verdict(self) -> str:
         """One line, computed from everything that blocks submitting, so it never contradicts itself."""
         total, passed = len(self.checks), sum(c.status == "passed" for c in self.checks)
-        if self.ok:
-            return f"Ready to submit: all {total} public checks pass."
-        reasons = []
-        if self.tampered:
-            reasons.append("locked cells were changed or deleted (restore them from the released notebook)")
-        if self.review:
-            reasons.append("the course staff would have to look at it by hand (see above)")
-        if self.timed_out:
-            reasons.append(f"it ran past the {self.time_limit:g} s time limit")
-        if not total:
-            reasons.append("no public checks were found in it")
-        elif passed < total:
-            reasons.append(f"{total - passed} of {total} public checks do not pass yet")
-        return "Not ready yet: " + "; ".join(reasons) + "."
+        with use_language(self.lang):
+            if self.ok:
+                return _("Ready to submit: all {total} public checks pass.", total=total)
+            reasons = []
+            if self.tampered:
+                reasons.append(_("locked cells were changed or deleted (restore them from the released notebook)"))
+            if self.review:
+                reasons.append(_("the course staff would have to look at it by hand (see above)"))
+            if self.timed_out:
+                reasons.append(_("it ran past the {limit} s time limit", limit=f"{self.time_limit:g}"))
+            if not total:
+                reasons.append(_("no public checks were found in it"))
+            elif passed < total:
+                reasons.append(_("{failing} of {total} public checks do not pass yet", failing=total - passed,
+                                 total=total))
+            return _("Not ready yet: {reasons}.", reasons="; ".join(reasons))
+
+    def status_text(self, status: str) -> str:
+        """A public check's status (passed, failed, not attempted, not run) in the notebook's language."""
+        labels = {"passed": N_("passed"), "failed": N_("failed"), "not attempted": N_("not attempted"),
+                  "not run": N_("not run")}
+        with use_language(self.lang):
+            return _(labels.get(status, status))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the JupyterLab panel (the same facts the command line prints)."""
@@ -111,10 +123,11 @@ class CheckReport:
         def error(e: CellError) -> dict[str, Any]:
             return {"message": e.message, **place(e.place), "knock_on": [error(k) for k in e.knock_on]}
 
-        return {"notebook": str(self.notebook), "assignment": self.assignment, "ready": self.ok,
+        return {"notebook": str(self.notebook), "assignment": self.assignment, "ready": self.ok, "lang": self.lang,
                 "verdict": self.verdict, "seconds": round(self.seconds, 2), "time_limit": self.time_limit,
                 "timed_out": self.timed_out, "tampered": self.tampered, "review": self.review,
-                "checks": [{"name": c.cell, "status": c.status, "message": c.detail, **place(c.place)}
+                "checks": [{"name": c.cell, "status": c.status, "status_text": self.status_text(c.status),
+                            "message": c.detail, **place(c.place)}
                            for c in self.checks],
                 "errors": [error(e) for e in self.cell_errors]}
 
@@ -134,12 +147,13 @@ def identify(nb: NotebookNode, path: Path, course: Course | None) -> tuple[Assig
     stamped = assignment_of(nb)
     if course is None:
         if stamped is None:
-            raise NotebookError("not a notebook of this course (no assignment stamp, no course.yml nearby)", path)
+            raise NotebookError(_("not a notebook of this course (no assignment stamp, no course.yml nearby)"), path)
         return None, None
     if stamped:
         assignment = next((a for a in course.assignments if a.id == stamped), None)
         if assignment is None:
-            raise NotebookError(f"belongs to assignment {stamped!r}, which course.yml does not list", path)
+            raise NotebookError(_("belongs to assignment {assignment}, which course.yml does not list",
+                                  assignment=repr(stamped)), path)
         return assignment, nb.metadata["autograder"].get("notebook", assignment.notebooks[0])
     for assignment in course.assignments:
         if path.name in assignment.notebooks:
@@ -147,8 +161,8 @@ def identify(nb: NotebookNode, path: Path, course: Course | None) -> tuple[Assig
     found = _by_content(nb, course)
     if found:  # copied into a fresh notebook, or saved under another name: its given cells say whose it is
         return found
-    raise NotebookError("not a notebook of a known assignment (no assignment stamp, no matching name, and none of "
-                        "its cells are an assignment's given code)", path)
+    raise NotebookError(_("not a notebook of a known assignment (no assignment stamp, no matching name, and none "
+                          "of its cells are an assignment's given code)"), path)
 
 
 def _by_content(nb: NotebookNode, course: Course) -> tuple[Assignment, str] | None:
@@ -190,14 +204,17 @@ def describe(error: dict[str, Any]) -> str:
     ename, value = error.get("ename", "Error"), " ".join(str(error.get("evalue", "")).split())
     function = _function_of(error)
     if ename == "NotImplementedError" and function:
-        return f"`{function}` is not implemented yet"
+        return _("`{function}` is not implemented yet", function=function)
     undefined = _UNDEFINED.search(value) if ename == "NameError" else None
     if undefined:
-        return f"`{undefined.group(1)}` is not defined"
-    if ename == "AssertionError":
-        return value or (f"an assertion in `{function}` failed" if function else "the check's assertion failed")
+        return _("`{name}` is not defined", name=undefined.group(1))
+    if ename == "AssertionError":  # a public check's own message: English in every release (korean.md, section 3)
+        if value:
+            return value
+        return _("an assertion in `{function}` failed", function=function) if function else \
+            _("the check's assertion failed")
     what = f"{ename}: {value}" if value else ename
-    return f"`{function}` raised {what}" if function else what
+    return _("`{function}` raised {what}", function=function, what=what) if function else what
 
 
 def _heading(markdown: str) -> str | None:
@@ -239,6 +256,11 @@ def _locate(entry: ProgramCell, nb: NotebookNode, release: NotebookNode | None) 
     return Place()
 
 
+def kernel_env() -> dict[str, str]:
+    """The kernel's environment: ours, with the course's matplotlibrc (Korean labels render, as when graded)."""
+    return {"MATPLOTLIBRC": str(Path(__file__).with_name("matplotlibrc")), **os.environ}
+
+
 def execute(nb: NotebookNode, workdir: Path, time_limit: float) -> tuple[NotebookNode, float, bool]:
     """Run in a fresh kernel, continuing after errors; returns (executed notebook, seconds, timed out)."""
     # IPC sockets in the scratch folder: local-only, and no "running over TCP without encryption" warning.
@@ -248,7 +270,7 @@ def execute(nb: NotebookNode, workdir: Path, time_limit: float) -> tuple[Noteboo
     start = time.monotonic()
     timed_out = False
     try:
-        client.execute()
+        client.execute(env=kernel_env())
     except (CellTimeoutError, TimeoutError):
         timed_out = True
     except DeadKernelError:
@@ -277,14 +299,18 @@ def check_notebook(path: Path, announce: Callable[[str], None] | None = None) ->
     path = Path(path)
     nb = read_notebook(path)
     course = _course_near(path)
-    assignment, name = identify(nb, path, course)
+    lang = language_of(nb, course_languages(course) if course else None)
+    with use_language(lang):
+        assignment, name = identify(nb, path, course)
     if announce:
         announce(assignment.id if assignment else assignment_of(nb) or "unknown assignment")
     release = None
     if course and assignment and name:
-        release_path = course.release_dir(assignment) / name
+        from .harness import release_notebook
+
+        release_path = release_notebook(course, assignment, name, nb)
         release = read_notebook(release_path) if release_path.is_file() else None
-    report = CheckReport(path, assignment.id if assignment else assignment_of(nb))
+    report = CheckReport(path, assignment.id if assignment else assignment_of(nb), lang=lang)
     report.time_limit = assignment.time_limit if assignment else DEFAULT_TIME_LIMIT
     program = program_of(nb, release)
     report.tampered, report.review = list(program.tampered), list(program.review)
@@ -295,7 +321,8 @@ def check_notebook(path: Path, announce: Callable[[str], None] | None = None) ->
                             ignore=shutil.ignore_patterns("*.ipynb"))
         executed, report.seconds, report.timed_out = execute(runnable_notebook(program, nb), workdir,
                                                              report.time_limit)
-    report.checks, report.cell_errors = findings(program, executed, nb, release)
+    with use_language(lang):
+        report.checks, report.cell_errors = findings(program, executed, nb, release)
     return report
 
 
@@ -317,7 +344,7 @@ def findings(program: Program, executed: NotebookNode, nb: NotebookNode,
         message = describe(error)
         undefined = _UNDEFINED.search(str(error.get("evalue", ""))) if error.get("ename") == "NameError" else None
         origin = cause.get(undefined.group(1)) if undefined else None
-        because = f" (because of the error {origin.line()})" if origin is not None else ""
+        because = " " + _("(because of the error {error})", error=origin.line()) if origin is not None else ""
         if entry.public_check:
             status = "not attempted" if error.get("ename") == "NotImplementedError" else "failed"
             checks.append(PublicCheck(entry.label, status, message + because, place))

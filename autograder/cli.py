@@ -7,6 +7,7 @@ pay for nbformat, nbgrader, pytest or torch (about two seconds), which only the 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -19,8 +20,10 @@ from rich.text import Text
 
 from . import __version__
 from .errors import UserError
+from .i18n import _, use_language
 
 if TYPE_CHECKING:
+    from .check import CheckReport
     from .config import Course
 
 app = typer.Typer(pretty_exceptions_enable=False, no_args_is_help=True, rich_markup_mode="rich",
@@ -127,30 +130,37 @@ def check(notebook: Annotated[Path, typer.Argument(help="the notebook to check")
 
     report = check_mod.check_notebook(
         notebook, announce=lambda a: out.print(f"Checking {notebook} ({a}) …", soft_wrap=True))
-    table = Table(title=f"{report.assignment or 'assignment'}: public checks", title_justify="left")
-    table.add_column("check")
-    table.add_column("section")
-    table.add_column("result")
-    table.add_column("details", overflow="fold")
-    styles = {"passed": "[green]passed[/]", "failed": "[red]failed[/]", "not attempted": "[yellow]not attempted[/]",
-              "not run": "[yellow]not run[/]"}
+    with use_language(report.lang):  # what the student reads, in the language of their notebook
+        _print_check(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _print_check(report: CheckReport) -> None:
+    table = Table(title=_("{assignment}: public checks", assignment=report.assignment or _("assignment")),
+                  title_justify="left")
+    table.add_column(_("check"))
+    table.add_column(_("section"))
+    table.add_column(_("result"))
+    table.add_column(_("details"), overflow="fold")
+    colours = {"passed": "green", "failed": "red", "not attempted": "yellow", "not run": "yellow"}
     for item in report.checks:
-        table.add_row(item.cell, item.place.section, styles[item.status], item.detail)
+        table.add_row(item.cell, item.place.section, Text(report.status_text(item.status),
+                                                          style=colours.get(item.status, "")), item.detail)
     out.print(table)
     if report.tampered:
-        out.print("[red]Locked cells were changed or deleted[/] (restore them from the released notebook; the "
-                  "grader runs the released ones): " + ", ".join(report.tampered))
+        out.print(Text.assemble((_("Locked cells were changed or deleted"), "red"), " " + _(
+            "(restore them from the released notebook; the grader runs the released ones): {cells}",
+            cells=", ".join(report.tampered))))
     for reason in report.review:
-        out.print(Text.assemble(("needs review", "magenta"), f" by the course staff if submitted like this: {reason}"))
+        out.print(Text.assemble((_("needs review"), "magenta"), " " + _(
+            "by the course staff if submitted like this: {reason}", reason=reason)))
     for error in report.cell_errors:
-        out.print(Text.assemble(("error", "yellow"), f" {error.line()}"))
+        out.print(Text.assemble((_("error"), "yellow"), f" {error.line()}"))
         for later in error.knock_on:
-            out.print(Text(f"  which also stops: {later.line()}", style="dim"))
-    limit = f"{report.time_limit:g} s limit"
-    timing = f"ran in {report.seconds:.1f} s ({limit})"
-    out.print(f"[red]Timed out:[/] {timing}" if report.timed_out else timing)
+            out.print(Text("  " + _("which also stops: {error}", error=later.line()), style="dim"))
+    timing = _("ran in {seconds} s ({limit} s limit)", seconds=f"{report.seconds:.1f}", limit=f"{report.time_limit:g}")
+    out.print(Text.assemble((_("Timed out:"), "red"), " " + timing) if report.timed_out else Text(timing))
     out.print(Text(report.verdict, style="green" if report.ok else "red"))
-    raise typer.Exit(0 if report.ok else 1)
 
 
 @app.command(epilog=_example("autograder validate", "autograder validate week03-attention --backend inprocess -j 1"))
@@ -287,9 +297,10 @@ def grade(assignment: Annotated[str, typer.Argument(help="assignment id, e.g. we
 
     try:
         batch = grade_batch(c, a, submissions=submissions, jobs=jobs, regrade=regrade, backend=backend.value,
-                            image=image, cluster=cluster, on_total=started, on_result=lambda _: progress.advance(task),
+                            image=image, cluster=cluster, on_total=started, on_result=lambda _r: progress.advance(task),
                             on_warning=warned)
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up and exit short
         progress.stop()
         saved = next(int(t.completed) for t in progress.tasks if t.id == task)  # one per result saved
         err.print(f"interrupted: {saved} result(s) of this run are saved in the gradebook; run the same command "
@@ -356,6 +367,40 @@ def override(student: Annotated[str, typer.Argument(help="student id")],
 
     c = _load(course)
     out.print(exports.record_override(c, c.assignment(assignment), student, points, comment), soft_wrap=True)
+
+
+@app.command(epilog=_example("autograder review ps1", "autograder review ps1 --export reviews.csv",
+                             "autograder review ps1 --import reviews.csv --grader 'J. Smith'"))
+def review(assignment: Annotated[str, typer.Argument(help="assignment id")],
+           export_to: Annotated[Path | None, typer.Option("--export", help="write the answers waiting for a "
+                                                          "person to this .csv (and an .html beside it to read "
+                                                          "them)")] = None,
+           import_from: Annotated[Path | None, typer.Option("--import", help="record the points and comments "
+                                                            "filled in this .csv (all rows checked first)")] = None,
+           include_reviewed: Annotated[bool, typer.Option("--all", metavar="", help="with --export: reviewed "
+                                                          "answers too, with their points, to revise")] = False,
+           grader: Annotated[str | None, typer.Option(help="with --import: who reviewed (default: "
+                                                      "$AUTOGRADER_USER or the login name)")] = None,
+           course: CourseOption = None) -> None:
+    """Manually graded answers: how many wait (no option), export them to a CSV to fill in, import it back."""
+    from . import review as review_mod
+
+    if export_to is not None and import_from is not None:
+        raise UserError("give --export or --import, not both")
+    if include_reviewed and export_to is None:
+        raise UserError("--all goes with --export")
+    if grader is not None and import_from is None:
+        raise UserError("--grader goes with --import")
+    c = _load(course)
+    a = c.assignment(assignment)
+    if export_to is not None:
+        lines = review_mod.export(c, a, export_to, include_reviewed)
+    elif import_from is not None:
+        lines = review_mod.import_file(c, a, import_from, grader)
+    else:
+        lines = review_mod.summary(c, a)
+    for line in lines:
+        out.print(line, soft_wrap=True, markup=False, highlight=False)
 
 
 @app.command()
@@ -430,6 +475,31 @@ def students_remove(student: str, course: CourseOption = None) -> None:
     out.print(f"removed {name} (history kept in {c.gradebook})", soft_wrap=True)
 
 
+i18n_app = typer.Typer(no_args_is_help=True, help="Message catalogs: what is not translated yet.")
+app.add_typer(i18n_app, name="i18n")
+
+
+@i18n_app.command("missing", epilog=_example("autograder i18n missing", "autograder i18n missing --lang ko"))
+def i18n_missing(lang: Annotated[list[str] | None, typer.Option("--lang", help="a language (default: every one with a "
+                                                                 "catalog but the base)")] = None) -> None:
+    """List the messages a language has no translation for, or only a fuzzy one (they are shown in English);
+    exit 1 if there are any."""
+    from . import i18n
+
+    languages = lang or [code for code in i18n.available() if code != i18n.BASE]
+    total = 0
+    for code in languages:
+        if code not in i18n.available():
+            raise UserError(f"no catalog for language {code!r} (expected {i18n.LOCALE_DIR}/{code}/LC_MESSAGES/"
+                            f"{i18n.DOMAIN}.po)")
+        missing = i18n.missing(code)
+        total += len(missing)
+        for msgid in missing:
+            out.print(Text(f"{code}: {msgid}"), soft_wrap=True)
+        out.print(f"{code}: {len(missing)} message(s) without a translation", soft_wrap=True)
+    raise typer.Exit(1 if total else 0)
+
+
 image_app = typer.Typer(no_args_is_help=True, help="Runner images for `grade --backend docker`.")
 app.add_typer(image_app, name="image")
 
@@ -466,6 +536,7 @@ def main() -> None:
         err.print(f"error: {message}; see --help", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         err.print("interrupted")
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)

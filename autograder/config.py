@@ -150,6 +150,21 @@ def _assignment_id(value: Any) -> Any:
 AssignmentId = Annotated[str, BeforeValidator(_assignment_id)]
 
 
+def _language(value: Any) -> Any:
+    """An ISO 639 language code Babel's locale data knows (``en``, ``ko``): it names release/<code>/ and the
+    message catalogs."""
+    if not isinstance(value, str):
+        return value
+    from babel import localedata
+
+    if not re.fullmatch(r"[a-z]{2,3}", value) or not localedata.exists(value):
+        raise ValueError(f"unknown language code {value!r} (use an ISO 639 code such as en or ko)")
+    return value
+
+
+Language = Annotated[str, BeforeValidator(_language)]
+
+
 class GpuUse(StrEnum):
     none = "none"
     optional = "optional"
@@ -210,6 +225,9 @@ class Course(BaseModel):
     # the results database, relative to the course folder (an imported nbgrader course keeps nbgrader's own
     # gradebook.db beside it, so its course.yml names another file)
     gradebook: str = Field(default="gradebook.db", pattern=r"^[^/\\]+\.db$")
+    # the languages notebooks are released in; the first is the one source cells are written in (the base),
+    # the others come from translation twins (docs/authoring.md, "Bilingual notebooks")
+    languages: list[Language] = Field(default_factory=lambda: ["en"], min_length=1)
     root: Path = Field(default=Path("."), exclude=True)
 
     def late_policy(self, a: Assignment) -> LatePolicy:
@@ -244,15 +262,24 @@ class Course(BaseModel):
         """The assignments named by ``ids`` (all of them when empty), in course order."""
         return [self.assignment(i) for i in ids] if ids else list(self.assignments)
 
-    # Folder layout (nbgrader's, plus tests/hidden and solutions).
+    @property
+    def base_language(self) -> str:
+        """The language source cells are written in; its release keeps nbgrader's plain layout."""
+        return self.languages[0]
+
+    # Folder layout (nbgrader's, plus tests/hidden and solutions; other languages one folder down).
     def source_dir(self, a: Assignment) -> Path:
         return self.root / "source" / a.id
 
-    def release_dir(self, a: Assignment) -> Path:
-        return self.root / "release" / a.id
+    def release_dir(self, a: Assignment, lang: str | None = None) -> Path:
+        """release/<id>/ for the base language, release/<lang>/<id>/ for the others."""
+        return self.root / "release" / self._lang_part(lang) / a.id
 
-    def solutions_dir(self, a: Assignment) -> Path:
-        return self.root / "solutions" / a.id
+    def solutions_dir(self, a: Assignment, lang: str | None = None) -> Path:
+        return self.root / "solutions" / self._lang_part(lang) / a.id
+
+    def _lang_part(self, lang: str | None) -> str:
+        return "" if lang is None or lang == self.base_language else lang
 
     def hidden_tests_dir(self, a: Assignment) -> Path:
         return self.root / "tests" / "hidden" / a.id
@@ -303,7 +330,19 @@ def parse_course(data: Any, path: Path) -> Course:
     return course
 
 
+def _check_languages(course: Course, path: Path) -> None:
+    """Each language once, and no assignment named like a language (release/<lang>/ would hold both)."""
+    for index, lang in enumerate(course.languages):
+        if lang in course.languages[:index]:
+            raise ConfigError(f"languages[{index}]: duplicate language {lang!r}", path)
+    for index, a in enumerate(course.assignments):
+        if a.id in course.languages:
+            raise ConfigError(f"assignments[{index}].id: {a.id!r} is also a language code in `languages`, and "
+                              f"release/{a.id}/ cannot hold both", path)
+
+
 def _check_consistency(course: Course, path: Path) -> None:
+    _check_languages(course, path)
     seen: set[str] = set()
     for index, a in enumerate(course.assignments):
         key = f"assignments[{index}] ({a.id})"

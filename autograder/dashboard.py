@@ -77,7 +77,8 @@ def score_plot(results: list[GradeResult], max_score: float) -> Plot:
 
 def pass_rates(results: list[GradeResult]) -> pd.DataFrame:
     """Per check: how many ran it, how many passed, the rate; hardest first."""
-    rows = [{"check": t.description or t.name, "passed": t.passed} for r in results for t in r.tests]
+    rows = [{"check": t.description or t.name, "passed": t.passed} for r in results for t in r.tests
+            if not t.pending]  # a part waiting for a person has not failed
     if not rows:
         return pd.DataFrame(columns=["check", "students", "passed", "rate"])
     frame = pd.DataFrame(rows).groupby("check", sort=False)["passed"].agg(["count", "sum"]).reset_index()
@@ -148,7 +149,9 @@ def report_context(course: Course, assignment: Assignment, results: list[GradeRe
     if fam:  # else the page lists the failing checks' most common messages instead
         plots.append(families_plot(fam))
     plots.append(time_plot(results))
-    failing = Counter((t.description or t.name, t.message) for r in graded for t in r.tests if not t.passed)
+    failing = Counter((t.description or t.name, t.message) for r in graded for t in r.tests
+                      if not t.passed and not t.pending and t.manual is None)
+    manual = [t for r in graded for t in r.tests if t.pending or t.manual is not None]
     late = [r for r in results if r.late_seconds > 0]
     ungradable = Counter(r.reason or "unknown" for r in results if r.status == Status.ungradable)
     handed_in = {student_key(r.student) for r in results}
@@ -165,6 +168,8 @@ def report_context(course: Course, assignment: Assignment, results: list[GradeRe
             "stats": {"students": len(results), "graded": len(graded), "late": len(late),
                       "ungradable": sum(ungradable.values()), "missing": len(missing),
                       "errors": sum(r.status == Status.error for r in results),
+                      "pending": sum(t.pending for t in manual),
+                      "reviewed": sum(t.manual is not None for t in manual),
                       "mean": _num(sum(scores) / len(scores)) if scores else "-",
                       "median": _num(float(pd.Series(scores).median())) if scores else "-"}}
 

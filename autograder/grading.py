@@ -19,20 +19,23 @@ from . import pools
 from .config import Assignment, Course, tz_of
 from .engine import Outcome
 from .errors import NotebookError
-from .harness import collect_expected, submission_program
+from .harness import collect_expected, release_notebook
+from .i18n import _, course_languages, language_of, use_language
 from .notebooks import assignment_of, read_notebook
 from .pages import release_headings
-from .program import Program
+from .program import Program, build_program, combine
 from .reports import write_feedback, write_result_json
 from .results import GradeResult, Status, now_iso
+from .review import answers_of
 from .roster import apply_roster, load_roster
 from .sandboxes import check_backend
 from .store import Store
 from .students import student_key
 from .submissions import Submission, discover
+from .testcells import assignment_cells
 
 if TYPE_CHECKING:
-    pass
+    from .testcells import ManualCell
 
 GRADEBOOK = "gradebook.db"
 
@@ -47,11 +50,12 @@ class Batch:
     warnings: list[str] = field(default_factory=list)  # what discovery skipped or had to decide, one line each
 
 
-def prepare_submission(course: Course, assignment: Assignment, submission: Submission) -> Program:
-    """The graded program (what runs, what needs review, what was tampered with), or a NotebookError whose
-    message is safe to show the student."""
+def prepare_submission(course: Course, assignment: Assignment, submission: Submission,
+                       manual: list[ManualCell] | None = None) -> Program:
+    """The graded program (what runs, what needs review, what was tampered with, the answers to ``manual``
+    parts), or a NotebookError whose message is safe to show the student."""
     if submission.problem or not submission.notebooks:
-        raise NotebookError(submission.problem or "no notebook was submitted")
+        raise NotebookError(submission.problem or _("no notebook was submitted"))
     notebooks = []
     for name in assignment.notebooks:
         path = submission.notebooks[name]
@@ -61,12 +65,33 @@ def prepare_submission(course: Course, assignment: Assignment, submission: Submi
             raise NotebookError(str(exc).replace(str(path), name)) from None
         stamp = assignment_of(nb)
         if stamp and stamp != assignment.id:
-            raise NotebookError(f"{name}: this is a notebook of {stamp}, not of {assignment.id}")
+            with use_language(language_of(nb, course_languages(course))):
+                raise NotebookError(_("{notebook}: this is a notebook of {stamp}, not of {assignment}", notebook=name,
+                                      stamp=stamp, assignment=assignment.id))
         notebooks.append(nb)
-    program = submission_program(course, assignment, notebooks)
+    # each notebook against the release it was handed out as (its language's, else the base one)
+    releases = [read_notebook(release_notebook(course, assignment, name, nb))
+                for name, nb in zip(assignment.notebooks, notebooks, strict=True)]
+    parts = [(name, build_program(nb, release))
+             for name, nb, release in zip(assignment.notebooks, notebooks, releases, strict=True)]
+    program = combine(parts)
+    program.lang = language_of(notebooks[0], course_languages(course)) if notebooks else ""
     # Discovery's doubts (which of two notebooks is the work) come first; the score is still computed.
     program.review = [*submission.review, *program.review]
+    if manual:  # the student's answers to the manually graded parts, as graded, for `autograder review`
+        for (name, part), nb, release in zip(parts, notebooks, releases, strict=True):
+            program.answers.update(answers_of(manual, name, nb, release, part))
     return program
+
+
+def submission_language(course: Course, assignment: Assignment, submission: Submission) -> str:
+    """The language of a submission that could not be graded, when its first notebook can still be read."""
+    languages = course_languages(course)
+    path = submission.notebooks.get(assignment.notebooks[0]) if submission.notebooks else None
+    try:
+        return language_of(read_notebook(path), languages) if path else languages[0]
+    except NotebookError:
+        return languages[0]
 
 
 def _noted(submission: Submission, reason: str) -> str:
@@ -76,13 +101,14 @@ def _noted(submission: Submission, reason: str) -> str:
 
 def _result(submission: Submission, assignment: Assignment, program: Program, outcome: Outcome, started: str,
             backend: str = "local") -> GradeResult:
-    common = {"backend": backend, "started_at": started, "duration_s": round(outcome.seconds, 3),
+    common = {"backend": backend, "started_at": started, "duration_s": round(outcome.seconds, 3), "lang": program.lang,
               "output": outcome.output, "check_output": outcome.check_output, "tampered": list(program.tampered)}
     if outcome.error:
         return GradeResult(submission.student, assignment.id, submission.content_hash, Status.error,
                            max_score=outcome.run.max_score, reason=f"grader error: {outcome.error}", **common)
     return GradeResult.from_run(submission.student, assignment.id, submission.content_hash, outcome.run,
-                                reason=_noted(submission, outcome.reason), review=list(program.review), **common)
+                                reason=_noted(submission, outcome.reason), review=list(program.review),
+                                answers=dict(program.answers), **common)
 
 
 def _known_spellings(store: Store, found: list[Submission]) -> None:
@@ -124,6 +150,7 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
     if strangers:
         warn(f"course.yml: extensions of {assignment.id} name student(s) not on the roster: {', '.join(strangers)}")
     total_points = sum(t["points"] for t in collect_expected(course, assignment).values())
+    manual = assignment_cells(course, assignment)[1]
     with Store(database or course.root / course.gradebook) as store:
         _known_spellings(store, found)
         todo: list[tuple[Submission, Program]] = []
@@ -136,10 +163,11 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
                 batch.skipped += 1
                 continue
             try:
-                todo.append((sub, prepare_submission(course, assignment, sub)))
+                todo.append((sub, prepare_submission(course, assignment, sub, manual)))
             except NotebookError as exc:
                 result = GradeResult.ungradable(sub.student, assignment.id, sub.content_hash, _noted(sub, str(exc)),
-                                                total_points, started_at=now_iso())
+                                                total_points, started_at=now_iso(),
+                                                lang=submission_language(course, assignment, sub))
                 _save(course, store, sub, result, batch, on_result)
         pool = pools.create(course, assignment, jobs, backend, image, cluster) if todo else None  # checks first
         if on_total:
@@ -147,7 +175,7 @@ def grade(course: Course, assignment: Assignment, *, submissions: Path | None = 
         if pool is not None:
             started = {sub.student: now_iso() for sub, _ in todo}
             by_student = {sub.student: (sub, program) for sub, program in todo}
-            items = [(sub.student, program.code_cells()) for sub, program in todo]
+            items = [(sub.student, program.code_cells(), program.lang) for sub, program in todo]
             with contextlib.closing(pool.map(items)) as outcomes:  # an interrupt stops the workers in order
                 for student, outcome in outcomes:
                     sub, program = by_student[student]
@@ -190,11 +218,18 @@ def apply_late_policy(course: Course, assignment: Assignment, result: GradeResul
 
 def _save(course: Course, store: Store, sub: Submission, result: GradeResult, batch: Batch,
           on_result: Callable[[GradeResult], None] | None) -> None:
-    apply_late_policy(course, course.assignment(result.assignment), result, sub.submitted_at, sub.time_source)
-    write_result_json(course.root, result)  # files first (atomic); the database commit is what marks it done
     a = course.assignment(result.assignment)
-    write_feedback(course.root, result, a.title, release_headings(course.release_dir(a), tuple(a.notebooks)))
+    # Reviews already given to these very answers count (a re-grade keeps them), and the late penalty is on
+    # checks + reviews; the gradebook stores the checks' verdicts, and applies the reviews when read.
+    shown = apply_late_policy(course, a, store.apply_reviews(result), sub.submitted_at, sub.time_source)
+    for name in ("submitted_at", "time_source", "due_at", "late_seconds", "penalty"):
+        setattr(result, name, getattr(shown, name))
+    write_result_json(course.root, shown)  # files first (atomic); the database commit is what marks it done
+    released = course.release_dir(a, result.lang or None)  # headings in the language the student worked in
+    with use_language(result.lang):
+        write_feedback(course.root, shown, a.title, release_headings(
+            released if released.is_dir() else course.release_dir(a), tuple(a.notebooks)))
     store.record(result, sub.submitted_at, sub.source)
-    batch.results.append(result)
+    batch.results.append(shown)
     if on_result:
-        on_result(result)
+        on_result(shown)

@@ -15,8 +15,9 @@ from typing import Any
 import jinja2
 from nbformat import NotebookNode
 
+from .i18n import _, current
 from .notebooks import grade_id, read_notebook
-from .reports import MESSAGE_CAP, _num, late_text
+from .reports import MESSAGE_CAP, _num, late_text, translated
 from .results import GradeResult
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -25,8 +26,12 @@ TEMPLATES = Path(__file__).with_name("templates")
 @functools.cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(num=_num, cap=_cap, late_of=lambda r: late_text(r.late_seconds))
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             extensions=["jinja2.ext.i18n"])
+    # `_("text {name}", name=...)` in templates is autograder.i18n's: the current language, placeholders filled;
+    # the result is a plain string, so autoescaping still escapes it (and the values in it)
+    env.globals.update(num=_num, cap=_cap, late_of=lambda r: late_text(r.late_seconds), _=_, tr=translated,
+                       page_lang=current)
     return env
 
 
@@ -64,7 +69,7 @@ def release_headings(release_dir: Path, notebooks: tuple[str, ...]) -> dict[str,
 
 def _where(label: str, headings: dict[str, str]) -> str:
     heading = headings.get(label)
-    return f"in “{heading}”" if heading else label
+    return _("in “{heading}”", heading=heading) if heading else label
 
 
 def feedback_html(result: GradeResult, title: str = "", headings: dict[str, str] | None = None) -> str:

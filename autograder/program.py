@@ -26,7 +26,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from .languages import CHECKSUM_KEY, code_checksum
 from .notebooks import (
+    METADATA_KEY,
     SKIP_TAG,
     CodeCell,
     grade_id,
@@ -111,10 +113,18 @@ class ReleaseCell:
     skip: bool
     names: frozenset[str]  # for answers: what the stub defines, the names the student's answer must define
     trusted_check: bool = False  # an nbgrader test cell worth points: run by trusted code, never in the sandbox
+    code_checksum: str | None = None  # language-neutral (autograder.languages): comments in any language agree
 
     @property
     def name(self) -> str:
         return self.grade_id or f"release cell {self.position + 1}"
+
+    def changed_in(self, source: str) -> bool:
+        """Whether ``source`` (a student's copy of this locked cell) changed it: its code, when the release
+        stored a language-neutral checksum (a translated comment is no change), else any of its text."""
+        if normalised(source) == self.text:
+            return False
+        return self.code_checksum is None or code_checksum(source) != self.code_checksum
 
 
 @dataclass(frozen=True)
@@ -140,8 +150,14 @@ def release_cells(release: NotebookNode) -> list[ReleaseCell]:
         source = cell.source.replace("\r\n", "\n")
         cells.append(ReleaseCell(len(cells), grade_id(cell), role, source, normalised(source), is_public_check(cell),
                                  has_tag(cell, SKIP_TAG), defined_names(source) if role == "answer" else frozenset(),
-                                 is_trusted_test_cell(cell)))
+                                 is_trusted_test_cell(cell), _stored_checksum(cell)))
     return cells
+
+
+def _stored_checksum(cell: NotebookNode) -> str | None:
+    own = cell.get("metadata", {}).get(METADATA_KEY, {})
+    value = own.get(CHECKSUM_KEY) if isinstance(own, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def student_cells(student: NotebookNode) -> list[StudentCell]:
@@ -182,6 +198,9 @@ class Program:
     review: list[str] = field(default_factory=list)
     tampered: list[str] = field(default_factory=list)
     matches: dict[str, str] = field(default_factory=dict)
+    # the student's text of each manually graded part (test id -> answer), for a person to review
+    answers: dict[str, str] = field(default_factory=dict)
+    lang: str = ""  # the language the student worked in (metadata.autograder.lang): that of their feedback
 
     def code_cells(self) -> list[CodeCell]:
         """The cells as the sandbox's runner takes them: as written (IPython runs them as Jupyter would)."""
@@ -193,7 +212,7 @@ def combine(parts: list[tuple[str, Program]]) -> Program:
     several."""
     if len(parts) == 1:
         return parts[0][1]
-    joined = Program()
+    joined = Program(lang=parts[0][1].lang if parts else "")
     for notebook, program in parts:
         joined.cells += program.cells
         joined.review += [f"{notebook}: {reason}" for reason in program.review]
@@ -330,7 +349,7 @@ class _Builder:
                 how = self.claimed[target.position][1]
                 self.program.matches.setdefault(target.grade_id, how)
             if target is not None and target.role == "locked":
-                if cell.text != target.text:
+                if target.changed_in(cell.source):
                     self.program.tampered.append(f"{target.name}: modified")
                 self.emit_release([target], defined)
             elif self.runs_student_text(cell) and not (self.is_stub(cell) and cell.names & defined):
@@ -361,19 +380,30 @@ def build_program(student: NotebookNode, release: NotebookNode) -> Program:
 
 def program_without_release(student: NotebookNode) -> Program:
     """For ``check`` away from the course (no release to compare with): the notebook as it stands, with edits
-    to locked cells found by the checksums the release wrote into it."""
-    from nbgrader.utils import compute_checksum
-
+    to locked cells found by the checksums the release wrote into it: the language-neutral one where present
+    (a notebook in any language of the course), else nbgrader's."""
     program = Program()
     for number, cell in enumerate(student.cells, start=1):
         if cell.cell_type != "code":
             continue
         gid = grade_id(cell)
-        expected = cell.metadata.get("nbgrader", {}).get("checksum")
-        if gid and is_locked(cell) and expected and compute_checksum(cell) != expected:
+        if gid and is_locked(cell) and _locked_cell_changed(cell):
             program.tampered.append(f"{gid}: modified")
         if not has_tag(cell, SKIP_TAG):
             program.cells.append(ProgramCell(gid or f"cell {number}", cell.source, False, gid,
                                              is_public_check(cell)))
     return program
 
+
+
+def _locked_cell_changed(cell: NotebookNode) -> bool:
+    """A locked cell's code against the checksum its release stored (neutral, else nbgrader's own)."""
+    neutral = _stored_checksum(cell)
+    if neutral is not None:
+        return code_checksum(cell.source) != neutral
+    expected = cell.metadata.get("nbgrader", {}).get("checksum")
+    if not expected:
+        return False
+    from nbgrader.utils import compute_checksum
+
+    return compute_checksum(cell) != expected

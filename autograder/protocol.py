@@ -33,8 +33,11 @@ base type's data (a ``str`` subclass becomes a ``str``), so a custom ``__eq__`` 
 cannot survive the crossing. Nothing is ever pickled.
 
 Requests (harness → runner): ``{"v": 2, "id": n, "op": ..., ...}``; replies: ``{"v": 2, "id": n, "ok": value}``
-or ``{"v": 2, "id": n, "error": {"type": str, "message": str}}``. This module is copied into the sandbox, so it
-imports only the standard library and msgpack (numpy and torch when a value needs them).
+or ``{"v": 2, "id": n, "error": {"type": str, "message": str}}``; either may add ``"rebound": [name, ...]``, the
+top-level names the runner handed out as handles (``get``) that this request rebound or deleted, so the grader
+drops the handles it kept for them (it reuses ``submission.f`` between calls: one request per call). This module
+is copied into the sandbox, so it imports only the standard library and msgpack (numpy and torch when a value
+needs them).
 """
 
 from __future__ import annotations

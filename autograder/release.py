@@ -1,4 +1,6 @@
-"""source/ → release/ (student notebooks) and solutions/ (reference and known-wrong submissions).
+"""source/ → release/ (student notebooks) and solutions/ (reference and known-wrong submissions), in every
+language of the course: the base language in release/<id>/ and solutions/<id>/, each other language L in
+release/<L>/<id>/ and solutions/<L>/<id>/ (the source's translation twins put in, :mod:`autograder.languages`).
 
 The transformation is nbgrader's own `generate_assignment` pipeline, run as a library without its database:
 LockCells → ClearSolutions → ClearOutput → CheckCellMetadata → ComputeChecksums → ClearHiddenTests →
@@ -25,7 +27,7 @@ from nbgrader.preprocessors import (
     LockCells,
 )
 
-from . import known_wrong
+from . import known_wrong, languages
 from .config import Assignment, Course
 from .errors import AuthoringError
 from .notebooks import METADATA_KEY, grade_id, is_solution, notebook_text, read_notebook
@@ -79,15 +81,16 @@ def _run(nb: NotebookNode, *preprocessors) -> NotebookNode:
     return nb
 
 
-def student_notebook(source: NotebookNode, assignment_id: str, name: str) -> NotebookNode:
-    """The released notebook: stubs for answers, no hidden tests, no outputs, locked cells, checksums."""
+def student_notebook(source: NotebookNode, assignment_id: str, name: str, lang: str = "en") -> NotebookNode:
+    """The released notebook: stubs for answers, no hidden tests, no outputs, locked cells, checksums (nbgrader's,
+    and the language-neutral ones the grader compares), and the language it is in."""
     nb = _run(
         copy.deepcopy(source),
         LockCells(), ClearSolutions(), ClearOutput(), CheckCellMetadata(), ComputeChecksums(),
         ClearHiddenTests(), ClearMarkScheme(), ComputeChecksums(), CheckCellMetadata(),
     )
     nb.metadata[METADATA_KEY] = {"assignment": assignment_id, "notebook": name}
-    return nb
+    return languages.stamp(nb, lang)
 
 
 def strip_markers(text: str, markers: tuple[str, str] = SOLUTION_MARKERS) -> str:
@@ -174,39 +177,59 @@ def _public_files(source_dir: Path, notebooks: list[str]) -> list[Path]:
     return files
 
 
-def plan_release(course: Course, assignment: Assignment) -> ReleasePlan:
-    """Compute every released and reference file for ``assignment``; raise on leaks or bad authoring."""
+def _language_notebooks(course: Course, assignment: Assignment, lang: str, sources: dict[str, NotebookNode],
+                        plan: ReleasePlan) -> tuple[dict[Path, bytes], dict[str, NotebookNode]]:
+    """One language's student notebooks (returned, for the leak check) and reference notebooks (into ``plan``)."""
     source_dir = course.source_dir(assignment)
-    release_dir = course.release_dir(assignment)
-    solutions_dir = course.solutions_dir(assignment)
-    plan = ReleasePlan(assignment, owned_dirs=[release_dir, solutions_dir])
-    hidden_dir = course.hidden_tests_dir(assignment)
-    hidden_files = sorted(hidden_dir.rglob("*.py")) if hidden_dir.is_dir() else []
     released: dict[Path, bytes] = {}
     references: dict[str, NotebookNode] = {}
+    for name, source in sources.items():
+        text = languages.localized(source, lang, source_dir / name, course.languages)
+        try:
+            student = student_notebook(text, assignment.id, name, lang)
+        except Exception as exc:  # nbgrader raises RuntimeError / ValidationError on bad markers or metadata
+            where = "" if lang == course.base_language else f" (the {lang} release)"
+            raise AuthoringError(f"nbgrader rejected the notebook{where}: {exc}", source_dir / name) from None
+        references[name] = reference_notebook(text, student)
+        released[course.release_dir(assignment, lang) / name] = notebook_text(student).encode()
+        plan.files[course.solutions_dir(assignment, lang) / name] = notebook_text(references[name]).encode()
+    for rel in _public_files(source_dir, assignment.notebooks):
+        released[course.release_dir(assignment, lang) / rel] = (source_dir / rel).read_bytes()
+    return released, references
+
+
+def plan_release(course: Course, assignment: Assignment) -> ReleasePlan:
+    """Compute every released and reference file for ``assignment``, in every language of the course; raise on
+    leaks, malformed translation twins or bad authoring."""
+    source_dir = course.source_dir(assignment)
+    owned = [f(assignment, lang) for lang in course.languages for f in (course.release_dir, course.solutions_dir)]
+    plan = ReleasePlan(assignment, owned_dirs=owned)
+    hidden_dir = course.hidden_tests_dir(assignment)
+    hidden_files = sorted(hidden_dir.rglob("*.py")) if hidden_dir.is_dir() else []
+    sources: dict[str, NotebookNode] = {}
     secrets: set[str] = set()
     for name in assignment.notebooks:
-        source = read_notebook(source_dir / name)
+        source = sources[name] = read_notebook(source_dir / name)
         problems = release_problems(name, source)
         if problems:
             raise AuthoringError("test cells the trusted grader cannot run: " + "; ".join(problems), source_dir / name)
-        try:
-            student = student_notebook(source, assignment.id, name)
-        except Exception as exc:  # nbgrader raises RuntimeError / ValidationError on bad markers or metadata
-            raise AuthoringError(f"nbgrader rejected the notebook: {exc}", source_dir / name) from None
-        reference = reference_notebook(source, student)
-        references[name] = reference
-        released[release_dir / name] = notebook_text(student).encode()
-        plan.files[solutions_dir / name] = notebook_text(reference).encode()
-        secrets |= secret_lines(source, hidden_files)
-    for rel in _public_files(source_dir, assignment.notebooks):
-        released[release_dir / rel] = (source_dir / rel).read_bytes()
+        # every language's solutions and hidden tests are secret, in every language's release
+        secrets |= secret_lines(languages.with_base_metadata(source, source_dir / name, course.languages),
+                                hidden_files)
+    released: dict[Path, bytes] = {}
+    base_references: dict[str, NotebookNode] = {}
+    for lang in course.languages:
+        files, references = _language_notebooks(course, assignment, lang, sources, plan)
+        released.update(files)
+        if lang == course.base_language:
+            base_references = references
     leaks = find_leaks(released, secrets)
     if leaks:
         raise AuthoringError("release blocked, it would leak: " + "; ".join(leaks), source_dir)
     plan.files.update(released)
+    solutions_dir = course.solutions_dir(assignment)
     for spec in known_wrong.load_specs(hidden_dir / "wrong", assignment):
-        wrong = known_wrong.apply(spec, references)
+        wrong = known_wrong.apply(spec, base_references)
         plan.files[solutions_dir / "wrong" / f"{spec.name}.ipynb"] = notebook_text(wrong).encode()
     return plan
 
@@ -224,5 +247,6 @@ def check_release(course: Course, ids: list[str] | None = None) -> list[Path]:
 
 def clean(course: Course, assignment: Assignment) -> None:
     """Remove generated folders (used by tests)."""
-    for folder in (course.release_dir(assignment), course.solutions_dir(assignment)):
-        shutil.rmtree(folder, ignore_errors=True)
+    for lang in course.languages:
+        for folder in (course.release_dir(assignment, lang), course.solutions_dir(assignment, lang)):
+            shutil.rmtree(folder, ignore_errors=True)

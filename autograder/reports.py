@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .harness import TestResult
+from .i18n import _, gettext_, use_language
 from .results import GradeResult, Status
 from .roster import Student
 from .students import folder_name, student_key
@@ -126,34 +127,44 @@ def _plain(text: str, cap: int = MESSAGE_CAP) -> str:
 def _headline(result: GradeResult, esc: Callable[[str], str] = _md) -> list[str]:
     if result.status == Status.error:
         # An internal failure: its reason is for the instructor, and the score is not a grade.
-        return ["Not graded yet. The grader had a problem with your submission (not your fault); "
-                "it will be graded again."]
+        return [_("Not graded yet. The grader had a problem with your submission (not your fault); it will be "
+                  "graded again.")]
     provisional = result.status == Status.needs_review
-    score = f"Score: {_num(result.final_score)} / {_num(result.max_score)}"
+    score = _("Score: {score} / {max}", score=_num(result.final_score), max=_num(result.max_score))
     if result.penalty and result.override is None:
-        score += f" (checks {_num(result.score)}, late penalty −{_num(result.penalty)})"
-    lines = [score + (" (provisional)" if provisional else "")]
+        score += " " + _("(checks {score}, late penalty −{penalty})", score=_num(result.score),
+                         penalty=_num(result.penalty))
+    lines = [score + (" " + _("(provisional)") if provisional else "")]
     if result.late_seconds > 0:
-        lines.append(f"Handed in {late_text(result.late_seconds)} after the due date ({esc(result.due_at)}).")
+        lines.append(_("Handed in {late} after the due date ({due}).", late=late_text(result.late_seconds),
+                       due=esc(result.due_at)))
     if result.override is not None:
-        lines.append(f"Score set by the course staff: {_num(result.final_score)} "
-                     f"(checks gave {_num(result.score)}): {esc(str(result.override.get('comment', '')))}")
+        lines.append(_("Score set by the course staff: {score} (checks gave {checks}): {comment}",
+                       score=_num(result.final_score), checks=_num(result.score),
+                       comment=esc(str(result.override.get("comment", "")))))
     if provisional:
         # The reasons name the student's own cells and functions, never anything of the hidden checks.
-        lines.append("This score is provisional, pending a review by the course staff: "
-                     + "; ".join(esc(reason) for reason in result.review) + ".")
+        lines.append(_("This score is provisional, pending a review by the course staff: {reasons}.",
+                       reasons="; ".join(esc(reason) for reason in result.review)))
     if result.status == Status.ungradable:
-        lines.append(f"Your submission could not be graded: {esc(result.reason)}")
+        lines.append(_("Your submission could not be graded: {reason}", reason=esc(translated(result.reason))))
     elif result.reason:
-        lines.append(f"Note: {esc(result.reason)}")
+        lines.append(_("Note: {reason}", reason=esc(translated(result.reason))))
     pending = sum(t.points for t in result.tests if t.pending)
     if pending and result.status != Status.ungradable:
-        lines.append(f"{_num(pending)} of the {_num(result.max_score)} points are pending manual review: a person "
-                     "grades those parts (marked below) and adds their points.")
+        lines.append(_("{pending} of the {max} points are pending manual review: a person grades those parts "
+                       "(marked below) and adds their points.", pending=_num(pending), max=_num(result.max_score)))
     if result.tampered:
-        lines.append("Locked cells you changed or deleted were restored from the released notebook before "
-                     "grading: " + ", ".join(esc(t) for t in result.tampered) + ".")
+        lines.append(_("Locked cells you changed or deleted were restored from the released notebook before "
+                       "grading: {cells}.", cells=", ".join(esc(t) for t in result.tampered)))
     return lines
+
+
+def translated(text: str) -> str:
+    """A recorded message in the current language: recorded text that is itself a catalog message (a fixed
+    English line, or a check graded before its language was known) is translated, anything else is kept; a
+    reason of several parts ("; ") is translated part by part."""
+    return "; ".join(gettext_(part) if part.strip() else part for part in str(text).split("; "))
 
 
 def late_text(seconds: float) -> str:
@@ -161,25 +172,37 @@ def late_text(seconds: float) -> str:
     minutes = -(-int(seconds) // 60)
     days, rest = divmod(minutes, 1440)
     hours, mins = divmod(rest, 60)
-    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{mins} min" if mins else ""]
-    return " ".join(filter(None, parts)) or "0 min"
+    parts = [_("{n} d", n=days) if days else "", _("{n} h", n=hours) if hours else "",
+             _("{n} min", n=mins) if mins else ""]
+    return " ".join(filter(None, parts)) or _("{n} min", n=0)
 
 
 def _checks_table(tests: list[TestResult]) -> list[str]:
-    rows = ["| Check | Points | Result |", "|---|---|---|"]
+    rows = ["| " + " | ".join([_("Check"), _("Points"), _("Result")]) + " |", "|---|---|---|"]
     for t in tests:
         outcome = _outcome(t, _md)
         score = "–" if t.pending else _num(t.score)
-        rows.append(f"| {_md(t.description or t.name)} | {score} / {_num(t.points)} | {outcome} |")
+        rows.append(f"| {_md(translated(t.description or t.name))} | {score} / {_num(t.points)} | {outcome} |")
     return rows
 
 
 def _outcome(t: TestResult, esc: Callable[[str], str]) -> str:
-    """passed / failed: why / pending manual review; a verdict reached inside the sandbox says it is forgeable."""
+    """passed / failed: why / pending manual review / graded by the course staff: their comment; a verdict reached
+    inside the sandbox says it is forgeable."""
     if t.pending:
-        return "pending manual review"
-    outcome = "passed" if t.passed else "failed" + (f": {esc(t.message)}" if t.message else "")
-    return outcome + (" (forgeable: this test cell ran inside the sandbox, beside your code)" if t.forgeable else "")
+        return _("pending manual review")
+    if t.manual is not None:
+        comment = str(t.manual.get("comment", ""))
+        return (_("graded by the course staff: {comment}", comment=esc(comment)) if comment
+                else _("graded by the course staff"))
+    if t.passed:
+        outcome = _("passed")
+    elif t.message:
+        outcome = _("failed: {message}", message=esc(translated(t.message)))
+    else:
+        outcome = _("failed")
+    return outcome + (" " + _("(forgeable: this test cell ran inside the sandbox, beside your code)")
+                      if t.forgeable else "")
 
 
 def _cell_errors(errors: list[dict[str, str]], esc: Callable[[str], str] = _md) -> list[str]:
@@ -190,11 +213,12 @@ def _cell_errors(errors: list[dict[str, str]], esc: Callable[[str], str] = _md) 
 def feedback_markdown(result: GradeResult) -> str:
     """The student's feedback: score, why it could not be graded, each check, and the errors their cells raised."""
     first, *rest = _headline(result)
-    blocks = [f"# {_md(result.assignment)}: feedback for {_md(result.student)}", f"**{first}**", *rest]
+    blocks = [_("# {assignment}: feedback for {student}", assignment=_md(result.assignment),
+                student=_md(result.student)), f"**{first}**", *rest]
     if result.status != Status.error and result.tests:
-        blocks += ["## Checks", "\n".join(_checks_table(result.tests))]
+        blocks += [_("## Checks"), "\n".join(_checks_table(result.tests))]
     if result.status != Status.error and result.cell_errors:
-        blocks += ["## Errors while running your notebook",
+        blocks += [_("## Errors while running your notebook"),
                    "\n".join(f"- {line}" for line in _cell_errors(result.cell_errors))]
     return "\n\n".join(blocks) + "\n"
 
@@ -251,21 +275,23 @@ def export_csv(results: list[GradeResult], path: Path) -> Path:
 
 
 def gradescope_json(result: GradeResult) -> dict[str, Any]:
-    """Gradescope's autograder ``results.json`` for one submission."""
-    output = "\n".join(_headline(result, _plain))
-    if result.cell_errors:
-        output += "\nErrors while running your notebook:\n" + "\n".join(_cell_errors(result.cell_errors, _plain))
-    return {
-        "score": result.final_score,
-        "execution_time": result.duration_s,  # exact seconds: Gradescope takes a number, not an integer
-        "output": output,
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "tests": [{"name": t.description or t.name, "score": t.score, "max_score": t.points,
-                   "status": "passed" if t.passed else "failed", "output": _outcome(t, _plain) if t.pending
-                   or t.forgeable else t.message, "visibility": "visible"}
-                  for t in result.tests],
-    }
+    """Gradescope's autograder ``results.json`` for one submission (students read it: in their language)."""
+    with use_language(result.lang):
+        output = "\n".join(_headline(result, _plain))
+        if result.cell_errors:
+            output += "\n" + _("Errors while running your notebook:") + "\n" + \
+                "\n".join(_cell_errors(result.cell_errors, _plain))
+        return {
+            "score": result.final_score,
+            "execution_time": result.duration_s,  # exact seconds: Gradescope takes a number, not an integer
+            "output": output,
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "tests": [{"name": translated(t.description or t.name), "score": t.score, "max_score": t.points,
+                       "status": "passed" if t.passed else "failed", "output": _outcome(t, _plain) if t.pending
+                       or t.forgeable or t.manual is not None else translated(t.message), "visibility": "visible"}
+                      for t in result.tests],
+        }
 
 
 def export_gradescope(results: list[GradeResult], folder: Path) -> list[Path]:

@@ -12,8 +12,10 @@ from typing import Any
 
 from .harness import CheckRun, TestResult
 
-RESULT_SCHEMA_VERSION = 3  # 2: status needs_review, fields review and tampered; 3: lateness, penalty, override
-READABLE_SCHEMA_VERSIONS = (1, 2, 3)
+RESULT_SCHEMA_VERSION = 5  # 2: status needs_review, fields review and tampered; 3: lateness, penalty, override;
+# 4: tests[].manual (a person's review of a manually graded part);
+# 5: lang, the language of the submission's notebook (descriptions, messages and feedback are in it)
+READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4, 5)
 
 
 class Status(StrEnum):
@@ -59,6 +61,11 @@ class GradeResult:
     penalty: float = 0.0
     # A person's override of the final score (``autograder override``): points, and who, when and why.
     override: dict[str, Any] | None = None
+    # The student's text of each manually graded part (test id -> answer), as graded: what `autograder review`
+    # shows a person. Kept in the gradebook only (result.json and feedback need not repeat the student's text).
+    answers: dict[str, str] = field(default_factory=dict)
+    # The language the student worked in (``metadata.autograder.lang``; "" before it was recorded: the base one).
+    lang: str = ""
 
     @property
     def final_score(self) -> float:
@@ -82,7 +89,7 @@ class GradeResult:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        del data["check_output"]
+        del data["check_output"], data["answers"]
         data["status"] = self.status.value
         data["final_score"] = self.final_score
         data["schema_version"] = RESULT_SCHEMA_VERSION

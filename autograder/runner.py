@@ -282,6 +282,10 @@ class Server:
         self.cells: dict[str, str] = {}  # compiled file name -> cell label
         self.probes: dict[str, Any] = {}
         self.handles: dict[int, Any] = {}
+        # top-level names the grader holds as handles, with the identity of the object each was bound to: a reply
+        # names those rebound since (``rebound``), so the grader can keep `submission.f` between calls (one
+        # request per call instead of two) and still see every rebinding, as Jupyter would
+        self.handed_out: dict[str, int] = {}
 
     def handle_of(self, value: Any) -> Handle:
         handle = Handle(len(self.handles) + 1)
@@ -387,10 +391,32 @@ class Server:
         try:
             value = method(**kwargs)
         except BaseException as exc:  # noqa: BLE001 - the student's error is the answer, whatever it is
-            return {"id": request["id"], "error": _error(exc, self.cells)}
+            reply = {"id": request["id"], "error": _error(exc, self.cells)}
+        else:
+            reply = {"id": request["id"], "ok": value}
+            if op == "get" and not _plain(value):
+                reply["ok"] = self.handle_of(value)
+                self.handed_out[kwargs["name"]] = id(value)  # the handle keeps it alive: its id stays its own
         finally:
             _flush()
-        return {"id": request["id"], "ok": value}
+        rebound = [name for name, ident in self.handed_out.items() if id(self.namespace.get(name, _GONE)) != ident]
+        for name in rebound:
+            del self.handed_out[name]
+        if rebound:
+            reply["rebound"] = rebound
+        return reply
+
+
+_GONE = object()
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` can cross as data (or is over a limit, which the reply reports), not as a handle."""
+    try:
+        encode({"ok": value})
+    except Unencodable as exc:
+        return exc.over_limit
+    return True
 
 
 def resolve_qualname(qualname: str) -> Any:
@@ -558,7 +584,16 @@ def relay_status(raw: bytes) -> None:
 
 # --- the zygote ----------------------------------------------------------------------------------
 
+def use_course_matplotlibrc() -> None:
+    """Plots render Korean labels: matplotlib reads the course's matplotlibrc, shipped beside this module (set
+    before matplotlib is first imported, so the zygote and every submission it forks see it)."""
+    rc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "matplotlibrc")
+    if os.path.isfile(rc):
+        os.environ.setdefault("MATPLOTLIBRC", rc)
+
+
 def _preimport(modules: list[str]) -> None:
+    use_course_matplotlibrc()
     for name in modules:
         try:
             importlib.import_module(name)

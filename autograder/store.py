@@ -8,6 +8,8 @@ duplicates.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import sqlite3
 import threading
@@ -22,10 +24,13 @@ from .errors import UserError
 from .harness import TestResult
 from .results import GradeResult, Status, now_iso
 
-SCHEMA_VERSION = 4  # 2: status needs_review; runs.review_json, runs.tampered_json and runs.check_output
+SCHEMA_VERSION = 6  # 2: status needs_review; runs.review_json, runs.tampered_json and runs.check_output
 # 3: runs' lateness columns, the overrides table, removed_students (see _migrate_2_to_3)
 # 4: test_results.pending (a manually graded nbgrader cell, waiting for a person) and test_results.forgeable
+# 5: test_results.answer (the student's text of a manually graded part) and the reviews table (_migrate_4_to_5)
+# 6: runs.lang, the language the student worked in (their feedback's; '' for older runs: the base language)
 BUSY_TIMEOUT_MS = 30_000
+STALE = "the answer changed after"  # a manually graded part reviewed before its answer changed: pending again
 
 _RUNS = """CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -81,7 +86,7 @@ _SCHEMA = [  # version 2; later versions are reached by their migration steps, f
 _LATEST_RUNS = """
     SELECT st.name, s.assignment, s.content_hash, r.id, r.status, r.score, r.max_score, r.reason, r.backend,
            r.started_at, r.duration_s, r.output, r.cell_errors_json, r.review_json, r.tampered_json, r.check_output,
-           r.submitted_at, r.time_source, r.due_at, r.late_seconds, r.penalty,
+           r.submitted_at, r.time_source, r.due_at, r.late_seconds, r.penalty, r.lang,
            (SELECT json_object('points', o.points, 'comment', o.comment, 'author', o.author, 'at', o.created_at)
             FROM overrides o WHERE o.student_id = st.id AND o.assignment = s.assignment
             ORDER BY o.id DESC LIMIT 1) AS override_json
@@ -184,6 +189,12 @@ class Store:
             version = 3
         if version == 3:
             self._migrate_3_to_4()
+            version = 4
+        if version == 4:
+            self._migrate_4_to_5()
+            version = 5
+        if version == 5:
+            self._migrate_5_to_6()
         self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _migrate_1_to_2(self) -> None:
@@ -234,6 +245,31 @@ class Store:
             self._conn.execute(f"ALTER TABLE test_results ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0 "
                                f"CHECK ({column} IN (0, 1))")
 
+    def _migrate_4_to_5(self) -> None:
+        """Manual review: test_results keeps the student's answer to a manually graded part as graded (NULL for
+        older runs: not stored), and reviews keeps every score a person gave one (the audit trail: who, when,
+        why, from which file), tied to the answer it was given for (its hash) so a changed answer is reviewed
+        again."""
+        conn = self._conn
+        conn.execute("ALTER TABLE test_results ADD COLUMN answer TEXT")
+        conn.execute("""CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY,
+            student_id INTEGER NOT NULL REFERENCES students(id),
+            assignment TEXT NOT NULL,
+            test_id TEXT NOT NULL,
+            answer_sha TEXT NOT NULL,
+            points REAL NOT NULL,
+            comment TEXT NOT NULL,
+            author TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            source TEXT NOT NULL)""")
+        conn.execute("CREATE INDEX reviews_by_student ON reviews (student_id, assignment, test_id)")
+
+    def _migrate_5_to_6(self) -> None:
+        """runs gain lang: the language of the submission's notebook, in which its feedback was written."""
+        if "lang" not in {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}:
+            self._conn.execute("ALTER TABLE runs ADD COLUMN lang TEXT NOT NULL DEFAULT ''")
+
     @contextmanager
     def _transaction(self, kind: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
         """One transaction. Writes take the lock up front (IMMEDIATE) so concurrent writers wait instead of
@@ -273,6 +309,7 @@ class Store:
             if row is None:
                 return
             run_id, status, score, max_score, submitted_at, time_source = row
+            score += self._reviewed_points(conn, run_id, student, assignment)  # the penalty is on checks + reviews
             fresh = compute(GradeResult(student, assignment, content_hash, Status(status), score=score,
                                         max_score=max_score, submitted_at=submitted_at, time_source=time_source))
             conn.execute("""UPDATE runs SET submitted_at = ?, due_at = ?, late_seconds = ?, penalty = ?,
@@ -288,10 +325,10 @@ class Store:
             run_id = self._insert_run(conn, submission_id, result)
             conn.executemany(
                 """INSERT INTO test_results (run_id, test_id, name, description, points, passed, message, pending,
-                                            forgeable)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                            forgeable, answer)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [(run_id, t.test_id, t.name, t.description, t.points, int(t.passed), t.message, int(t.pending),
-                  int(t.forgeable)) for t in result.tests])
+                  int(t.forgeable), result.answers.get(t.test_id) if t.pending else None) for t in result.tests])
         return run_id
 
     @staticmethod
@@ -314,13 +351,13 @@ class Store:
         cursor = conn.execute(
             """INSERT INTO runs (submission_id, status, score, max_score, reason, backend, started_at, duration_s,
                                  output, cell_errors_json, is_latest, review_json, tampered_json, check_output,
-                                 submitted_at, time_source, due_at, late_seconds, penalty)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                 submitted_at, time_source, due_at, late_seconds, penalty, lang)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (submission_id, Status(result.status).value, result.score, result.max_score, result.reason,
              result.backend, result.started_at, result.duration_s, result.output,
              json.dumps(result.cell_errors, sort_keys=True), json.dumps(result.review),
              json.dumps(result.tampered), result.check_output, result.submitted_at, result.time_source,
-             result.due_at, result.late_seconds, result.penalty))
+             result.due_at, result.late_seconds, result.penalty, result.lang))
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
@@ -358,14 +395,80 @@ class Store:
             runs = conn.execute(_LATEST_RUNS, {"assignment": assignment}).fetchall()
             tests = conn.execute(
                 f"""SELECT t.run_id, t.test_id, t.name, t.description, t.points, t.passed, t.message, t.pending,
-                           t.forgeable
+                           t.forgeable, t.answer
                     FROM test_results t JOIN ({_LATEST_RUNS}) latest ON latest.id = t.run_id
                     ORDER BY t.run_id, t.id""", {"assignment": assignment}).fetchall()
+            reviews = self._review_rows(conn, assignment)
         by_run: dict[int, list[TestResult]] = {}
-        for run_id, test_id, name, description, points, passed, message, pending, forgeable in tests:
+        answers: dict[int, dict[str, str]] = {}
+        for run_id, test_id, name, description, points, passed, message, pending, forgeable, answer in tests:
             by_run.setdefault(run_id, []).append(TestResult(test_id, name, description, points, bool(passed), message,
                                                             pending=bool(pending), forgeable=bool(forgeable)))
-        return [_result(row, by_run.get(row[3], [])) for row in runs]
+            if answer is not None:
+                answers.setdefault(run_id, {})[test_id] = answer
+        return [with_reviews(_result(row, by_run.get(row[3], []), answers.get(row[3], {})), reviews)
+                for row in runs]
+
+    # --- manual review ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _review_rows(conn: sqlite3.Connection, assignment: str, student: str | None = None
+                     ) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """(student, test id) -> every review of that part, oldest first."""
+        rows = conn.execute(
+            """SELECT st.name, r.test_id, r.answer_sha, r.points, r.comment, r.author, r.created_at, r.source
+               FROM reviews r JOIN students st ON st.id = r.student_id
+               WHERE r.assignment = :a AND (:s IS NULL OR st.name = :s) ORDER BY r.id""",
+            {"a": assignment, "s": student}).fetchall()
+        found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for name, test_id, sha, points, comment, author, at, source in rows:
+            found.setdefault((name, test_id), []).append(
+                {"answer_sha": sha, "points": points, "comment": comment, "author": author, "at": at,
+                 "source": source})
+        return found
+
+    def _reviewed_points(self, conn: sqlite3.Connection, run_id: int, student: str, assignment: str) -> float:
+        """The points people gave the manually graded parts of one run (their answers as that run graded them)."""
+        tests = conn.execute(
+            """SELECT test_id, name, description, points, message, answer FROM test_results
+               WHERE run_id = ? AND pending = 1""", (run_id,)).fetchall()
+        reviews = self._review_rows(conn, assignment, student)
+        total = 0.0
+        for test_id, name, description, points, message, answer in tests:
+            pending = TestResult(test_id, name, description, points, False, message, pending=True)
+            total += review_of(pending, answer or "", reviews.get((student, test_id), [])).score
+        return total
+
+    @_translated
+    def apply_reviews(self, result: GradeResult) -> GradeResult:
+        """``result`` (one just graded) with the reviews its student's answers already have."""
+        with self._transaction("DEFERRED") as conn:
+            reviews = self._review_rows(conn, result.assignment, result.student)
+        return with_reviews(result, reviews)
+
+    @_translated
+    def record_reviews(self, assignment: str, entries: list[dict[str, Any]], author: str, at: str, source: str
+                       ) -> int:
+        """Record a person's scores of manually graded parts, all or none; each entry names ``student``,
+        ``test_id``, ``answer_sha``, ``points`` and ``comment``. Earlier reviews stay as the audit trail."""
+        with self._transaction() as conn:
+            for entry in entries:
+                student_id = self._student_id(conn, entry["student"])
+                conn.execute(
+                    """INSERT INTO reviews (student_id, assignment, test_id, answer_sha, points, comment, author,
+                                            created_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (student_id, assignment, entry["test_id"], entry["answer_sha"], entry["points"],
+                     entry["comment"], author, at, source))
+        return len(entries)
+
+    @_translated
+    def reviews(self, assignment: str) -> list[dict[str, Any]]:
+        """Every review ever recorded for ``assignment`` (the audit trail), oldest first."""
+        with self._transaction("DEFERRED") as conn:
+            found = self._review_rows(conn, assignment)
+        rows = [{"student": student, "test_id": test_id, **review} for (student, test_id), reviews in found.items()
+                for review in reviews]
+        return sorted(rows, key=lambda r: (r["at"], r["student"], r["test_id"]))
 
     # --- people: overrides and the student list ---------------------------------------------------------------
 
@@ -446,6 +549,7 @@ class Store:
                        AND t.assignment = submissions.assignment AND t.content_hash = submissions.content_hash)""",
                 {"target": target, "source": source}).rowcount
             conn.execute("UPDATE overrides SET student_id = ? WHERE student_id = ?", (target, source))
+            conn.execute("UPDATE reviews SET student_id = ? WHERE student_id = ?", (target, source))
             conn.execute("INSERT OR IGNORE INTO removed_students (student_id, removed_at) VALUES (?, ?)",
                          (source, now_iso()))
             conn.execute("DELETE FROM removed_students WHERE student_id = ?", (target,))
@@ -463,14 +567,49 @@ class Store:
         self.close()
 
 
-def _result(row: tuple[Any, ...], tests: list[TestResult]) -> GradeResult:
+def _result(row: tuple[Any, ...], tests: list[TestResult], answers: dict[str, str] | None = None) -> GradeResult:
     (student, assignment, content_hash, _run_id, status, score, max_score, reason, backend, started_at,
      duration_s, output, cell_errors_json, review_json, tampered_json, check_output, submitted_at, time_source,
-     due_at, late_seconds, penalty, override_json) = row
+     due_at, late_seconds, penalty, lang, override_json) = row
     return GradeResult(student, assignment, content_hash, Status(status), score=score, max_score=max_score,
                        reason=reason, tests=tests, cell_errors=json.loads(cell_errors_json), output=output,
                        backend=backend, started_at=started_at, duration_s=duration_s,
                        review=json.loads(review_json), tampered=json.loads(tampered_json),
                        check_output=check_output, submitted_at=submitted_at, time_source=time_source,
-                       due_at=due_at, late_seconds=late_seconds, penalty=penalty,
-                       override=json.loads(override_json) if override_json else None)
+                       due_at=due_at, late_seconds=late_seconds, penalty=penalty, lang=lang,
+                       override=json.loads(override_json) if override_json else None, answers=answers or {})
+
+
+def answer_sha(answer: str) -> str:
+    """What a review is tied to: the answer's text, line endings and trailing spaces aside (a re-save by another
+    editor is the same answer)."""
+    lines = answer.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return hashlib.sha256("\n".join(line.rstrip() for line in lines).strip("\n").encode("utf-8")).hexdigest()
+
+
+def review_of(test: TestResult, answer: str, reviews: list[dict[str, Any]]) -> TestResult:
+    """A pending manually graded part as its reviews leave it: scored by the latest review given for this very
+    answer; still pending, saying so, when the only reviews were of an answer that has since changed (stale)."""
+    if not test.pending or not reviews:
+        return test
+    sha = answer_sha(answer)
+    given = [r for r in reviews if r["answer_sha"] == sha]
+    if given:
+        last = given[-1]
+        manual = {k: last[k] for k in ("points", "comment", "author", "at")}
+        return dataclasses.replace(test, pending=False, passed=float(last["points"]) >= test.points,
+                                   message=last["comment"], manual=manual)
+    last = reviews[-1]
+    return dataclasses.replace(test, message=f"{test.message}: {STALE} {last['author']} reviewed it "
+                                             f"({last['points']:g} points, {last['at']}); review it again")
+
+
+def with_reviews(result: GradeResult, reviews: dict[tuple[str, str], list[dict[str, Any]]]) -> GradeResult:
+    """``result`` with its manually graded parts scored by their reviews; the score is the checks' plus the
+    reviewed points."""
+    tests = [review_of(t, result.answers.get(t.test_id, ""), reviews.get((result.student, t.test_id), []))
+             for t in result.tests]
+    extra = sum(t.score for t in tests if t.manual is not None)
+    if not extra and all(t is u for t, u in zip(tests, result.tests, strict=True)):
+        return result
+    return dataclasses.replace(result, tests=tests, score=round(result.score + extra, 6))

@@ -324,12 +324,19 @@ class _Chooser:
     def __init__(self, course: Course, assignment: Assignment):
         self.expected = list(assignment.notebooks)
         self.release_dir = course.release_dir(assignment)
+        self.release_dirs = [course.release_dir(assignment, lang) for lang in course.languages]
         self._cells: dict[Path, _Cells | None] = {}
 
     @cached_property
     def release(self) -> dict[str, _Cells | None]:
         """The released notebooks' cells, read only when a folder has a choice to make."""
         return {name: _cells_of(self.release_dir / name) for name in self.expected}
+
+    @cached_property
+    def release_texts(self) -> dict[str, list[tuple[str, ...]]]:
+        """The released notebooks' texts in every language of the course (an untouched copy of any is no work)."""
+        return {name: [cells.text for folder in self.release_dirs if (cells := _cells_of(folder / name))]
+                for name in self.expected}
 
     def cells(self, file: _File) -> _Cells | None:
         if file.path not in self._cells:
@@ -363,8 +370,8 @@ class _Chooser:
         return chosen, review, notes
 
     def unchanged(self, name: str, file: _File) -> bool:
-        release, cells = self.release.get(name), self.cells(file)
-        return release is not None and cells is not None and cells.text == release.text
+        cells = self.cells(file)
+        return cells is not None and cells.text in self.release_texts.get(name, [])
 
     def pick(self, name: str, files: list[_File], review: list[str], notes: list[str]) -> _File | None:
         """The file graded as notebook ``name`` among its candidates; a note or a review reason when there was a

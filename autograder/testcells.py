@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .harness.feedback import KNOWN_ERROR_TYPES, SubmissionError
+from .i18n import N_, _
 from .notebooks import SANDBOX_FLAG, in_sandbox, is_manual_cell, is_test_cell, is_trusted_test_cell
 from .notebooks import _nbgrader as _meta
 from .notebooks import points as _points
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 META_KEY = "autograder"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 PENDING = "pending manual review"
-FORGEABLE = "forgeable: this test cell ran inside the sandbox, beside the student's code"
+FORGEABLE = N_("forgeable: this test cell ran inside the sandbox, beside the student's code")
 # Exceptions that change control flow rather than report an error: never re-raised from the submission's side.
 _NOT_RAISED = {"StopIteration", "StopAsyncIteration", "GeneratorExit", "KeyboardInterrupt", "SystemExit"}
 _BUILTIN_NAMES = frozenset(dir(builtins))
@@ -454,6 +455,10 @@ def failure_message(cell: TestCell, exc: BaseException) -> str:
         what = type(exc).__name__ + (f": {detail}" if detail else "")
         if isinstance(exc, NameError) and not hidden:
             what = f"NameError: {exc}"
-    where = "in a hidden test" if hidden else f"at line {line}" if line else ""
-    text = f"test cell {cell.grade_id} failed {where}: {what}" if where else f"test cell {cell.grade_id} failed: {what}"
+    if hidden:
+        text = _("test cell {cell} failed in a hidden test: {what}", cell=cell.grade_id, what=what)
+    elif line:
+        text = _("test cell {cell} failed at line {line}: {what}", cell=cell.grade_id, line=line, what=what)
+    else:
+        text = _("test cell {cell} failed: {what}", cell=cell.grade_id, what=what)
     return " ".join(text.split())[:400]

@@ -1,5 +1,6 @@
-"""`autograder validate`: the reference earns full marks, the blank release earns nothing, and each
-known-wrong submission loses exactly the points of the checks it declares."""
+"""`autograder validate`: the reference earns full marks (in every language of the course), the blank release
+earns nothing, each known-wrong submission loses exactly the points of the checks it declares, and every
+language's release is in step with the base one (code, grade ids, points, checksums)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ class Verdict:
     """One submission of the validation set: what it should score and what it did."""
 
     assignment: str
-    kind: str  # reference | blank | wrong:<name>
+    kind: str  # reference | reference:<lang> | blank | wrong:<name> | parity:<lang>
     expected: float
     got: float
     max_score: float
@@ -43,7 +44,7 @@ def judge(kind: str, run: CheckRun, assignment: Assignment, declared: list[str] 
     if not run.tests and not problems:
         problems.append("no hidden checks were found")
     pending = sum(t.points for t in run.pending())
-    if kind == "reference":
+    if kind.split(":")[0] == "reference":  # reference, reference:ko
         expected = run.max_score - pending
         problems += [f"{t.name} fails: {t.message}" for t in run.failed()]
         problems += [f"cell {e['cell']} raised {e['error_type']}" for e in run.cell_errors]
@@ -71,12 +72,45 @@ def validation_set(course: Course, assignment: Assignment) -> list[tuple[str, li
             raise UserError(f"missing; run `autograder release {assignment.id}` first", path)
     items: list[tuple[str, list[Path], list[str] | None]] = [("reference", reference, None),
                                                             ("blank", blank, None)]
+    items += _translated_references(course, assignment, reference)
     for path in sorted((course.solutions_dir(assignment) / "wrong").glob("*.ipynb")):
         nb = read_notebook(path)
         name = nb.metadata.get("autograder", {}).get("notebook", assignment.notebooks[0])
         notebooks = [path if n == name else ref for n, ref in zip(assignment.notebooks, reference, strict=True)]
         items.append((f"wrong:{path.stem}", notebooks, declared_failures(nb)))
     return items
+
+
+def _translated_references(course: Course, assignment: Assignment, base: list[Path]
+                            ) -> list[tuple[str, list[Path], list[str] | None]]:
+    """Each other language's reference (``reference:ko``), to earn full marks like the base one. One whose code
+    cells are the base reference's, byte for byte (no twins yet), is the same program: it is not graded again."""
+    items: list[tuple[str, list[Path], list[str] | None]] = []
+    for lang in course.languages[1:]:
+        paths = [course.solutions_dir(assignment, lang) / n for n in assignment.notebooks]
+        for path in paths:
+            if not path.is_file():
+                raise UserError(f"missing; run `autograder release {assignment.id}` first", path)
+        if any(_code_of(p) != _code_of(b) for p, b in zip(paths, base, strict=True)):
+            items.append((f"reference:{lang}", paths, None))
+    return items
+
+
+def _code_of(path: Path) -> list[str]:
+    return [c.source for c in read_notebook(path).cells if c.cell_type == "code"]
+
+
+def parity_verdicts(course: Course, assignment: Assignment) -> list[Verdict]:
+    """One verdict per other language: its release and solutions have the base's code, grade ids, points and
+    language-neutral checksums (autograder.languages.parity_problems)."""
+    from .languages import parity_problems
+
+    if len(course.languages) < 2:
+        return []
+    problems = parity_problems(course, assignment)
+    return [Verdict(assignment.id, f"parity:{lang}", 0.0, 0.0, 0.0,
+                    [p.removeprefix(f"{lang}: ") for p in problems if p.startswith(f"{lang}: ")])
+            for lang in course.languages[1:]]
 
 
 def _runs(course: Course, assignment: Assignment, notebook_sets: list[list[Path]], jobs: int,
@@ -102,6 +136,7 @@ def validate(course: Course, ids: list[str] | None = None, jobs: int = 2, backen
     """
     verdicts = []
     for assignment in course.select(ids):
+        verdicts += parity_verdicts(course, assignment)
         items = validation_set(course, assignment)
         runs = _runs(course, assignment, [nbs for _, nbs, _ in items], jobs, backend)
         for (kind, notebooks, declared), run in zip(items, runs, strict=True):

@@ -24,6 +24,7 @@ import pytest
 from . import sandboxes
 from .harness import plugin as harness_plugin
 from .harness import pytest_args
+from .i18n import set_language
 from .notebooks import CodeCell
 from .sandboxes.common import Limits, SandboxError
 from .transports.remote import RemoteSubmission, Session
@@ -64,14 +65,17 @@ class Worker:
             pytest.main([*pytest_args(self.hidden_dir, Path(tmp) / "r.json", self.testcells), "--collect-only"])
         self.sandbox.wait_ready()
 
-    def grade(self, cells: list[CodeCell]) -> dict[str, Any]:
+    def grade(self, cells: list[CodeCell], first: list[str] = (), lang: str = "") -> dict[str, Any]:
+        """Run the hidden checks against ``cells``; their descriptions and messages in ``lang``."""
+        set_language(lang)
         session = Session(self.sandbox, cells, self.probes)
         harness_plugin.provide_submission(lambda config: RemoteSubmission(session))
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="ag-results-") as tmp:
             results = Path(tmp) / "results.json"
             try:
-                pytest.main([*pytest_args(self.hidden_dir, results, self.testcells), *self.stop_early])
+                pytest.main([*pytest_args(self.hidden_dir, results, self.testcells), *self.stop_early,
+                             *(f"--ag-first={name}" for name in first)])
             finally:
                 harness_plugin.provide_submission(None)
                 output, check_output = session.finish()
@@ -109,7 +113,7 @@ def main() -> None:
         for line in sys.stdin:
             job = json.loads(line)
             try:
-                data = worker.grade([CodeCell(**c) for c in job["cells"]])
+                data = worker.grade([CodeCell(**c) for c in job["cells"]], job.get("first", []), job.get("lang") or "")
             except SandboxError as exc:
                 worker.sandbox.restart()
                 data = {"infrastructure_error": str(exc)}

@@ -192,7 +192,7 @@ def test_the_images_hold_only_the_runtime_and_the_runner():
         text = (REPO / "docker" / name).read_text()
         assert "ARG BASE_IMAGE" in text and "USER 10001:10001" in text
         copied = re.findall(r"^COPY (?:--from=\S+ )?(\S+)", text, re.M)
-        assert set(copied) == {"requirements.lock", "wheelhouse/", "/opt/venv", "agrunner/"}, copied
+        assert set(copied) == {"requirements.lock", "wheelhouse/", "/opt/venv", "agrunner/", "fonts/"}, copied
 
 
 def _no_daemon_env(tmp_path: Path) -> dict[str, str]:
@@ -295,6 +295,25 @@ def test_week1_reference_and_blank_score_the_same_through_docker(image: str):
     assert scores["docker"] == scores["local"]
     assert wait_until_clean() == ([], [], [])
     assert volumes() == before
+
+
+@needs_docker
+def test_korean_labels_render_in_the_image_as_in_the_local_sandbox(image: str, tmp_path: Path):
+    """Issue 15: the bilingual fixture's Korean reference draws a figure with Hangul labels (hidden check
+    test_korean_labels_render: no "Glyph ... missing" warning, NanumGothic used) in the container, as locally."""
+    from autograder.release import release
+
+    shutil.copytree(REPO / "tests" / "fixtures" / "bilingual", tmp_path / "course")
+    course = load_course(tmp_path / "course" / "course.yml")
+    release(course)
+    assignment = course.assignment("week00-hello")
+    items = [("reference:ko", prepare(course, assignment, [course.solutions_dir(assignment, "ko") / "hello.ipynb"]))]
+    for backend in ("docker", "local"):
+        (_, outcome), = Pool(course, assignment, jobs=1, backend=backend).map(items)
+        fonts = [t for t in outcome.run.tests if t.name == "test_korean_labels_render"]
+        assert outcome.error is None and fonts and fonts[0].passed, (backend, outcome.error, outcome.run.tests)
+        assert outcome.run.score == outcome.run.max_score == 3, (backend, outcome.run.tests)
+    assert wait_until_clean() == ([], [], [])
 
 
 @needs_docker

@@ -193,9 +193,9 @@ def test_a_lying_report_is_refused():
             read_report("f", bad, 1, [], ("torch.lstm_cell",))
 
 
-def test_vary_each_changes_every_parameter_once_then_all():
+def test_vary_each_tries_the_defaults_then_changes_every_parameter_once_then_all():
     variants = vary_each({"lr": 0.03, "T": 8}, {"lr": 0.1, "T": 3})
-    assert variants == [("lr", {"lr": 0.1, "T": 8}), ("T", {"lr": 0.03, "T": 3}),
+    assert variants == [("nothing", {}), ("lr", {"lr": 0.1, "T": 8}), ("T", {"lr": 0.03, "T": 3}),
                         ("all parameters", {"lr": 0.1, "T": 3})]
     with pytest.raises(ValueError, match="no other value for \\['T'\\]"):
         vary_each({"lr": 0.03, "T": 8}, {"lr": 0.1})

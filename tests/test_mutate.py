@@ -137,3 +137,7 @@ def test_bad_input_is_one_sentence(toy: Course, tmp_path: Path):
     with pytest.raises(UserError, match="needs an 'id' and a one-line 'reason'"):
         from autograder.mutation import load_equivalents
         load_equivalents(toy, toy.assignments[0])
+    (toy.hidden_tests_dir(toy.assignments[0]) / "equivalent_mutants.yml").write_text(
+        "- id: 4636144636\n  reason: an id of digits only\n")
+    with pytest.raises(UserError, match=r'reads as a number in YAML; quote it \(id: "4636144636"\)'):
+        load_equivalents(toy, toy.assignments[0])

@@ -49,7 +49,7 @@ def test_release_writes_student_and_reference_notebooks(toy: Course):
     assert len(locked["metadata"]["nbgrader"]["checksum"]) == 32
     assert all(not c.get("outputs") and c.get("execution_count") is None
                for c in student["cells"] if c["cell_type"] == "code")
-    assert student["metadata"]["autograder"] == {"assignment": "week00-toy", "notebook": "toy.ipynb"}
+    assert student["metadata"]["autograder"] == {"assignment": "week00-toy", "notebook": "toy.ipynb", "lang": "en"}
     ref_answer = _cell(reference, "answer-add")
     assert ref_answer["source"] == 'def add(a, b):\n    """Return a + b."""\n    return a + b'
     # the reference differs from the release only in the answer cells
@@ -121,5 +121,8 @@ def test_nbgraders_own_generate_assignment_still_works(toy: Course, tmp_path: Pa
                           cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     theirs, ours = _nb(root / "release/week00-toy/toy.ipynb"), _nb(toy.root / "release/week00-toy/toy.ipynb")
+    # ours adds only the language-neutral checksum of locked code cells (metadata.autograder, beside nbgrader's)
+    assert any("code_checksum" in c["metadata"].get("autograder", {}) for c in ours["cells"])
+    without_ours = [{k: v for k, v in c["metadata"].items() if k != "autograder"} for c in ours["cells"]]
     assert [(c["source"], c["metadata"]) for c in theirs["cells"]] == \
-           [(c["source"], c["metadata"]) for c in ours["cells"]]
+           [(c["source"], meta) for c, meta in zip(ours["cells"], without_ours, strict=True)]

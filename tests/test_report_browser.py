@@ -4,6 +4,7 @@ fitting a phone, and nothing of the hidden checks (code or expected values) anyw
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 from pathlib import Path
@@ -15,7 +16,7 @@ from autograder.dashboard import write_gradebook, write_report
 from autograder.release import release
 
 from .conftest import FIXTURES, cli
-from .test_late_roster import _incoming, _late_course
+from .test_late_roster import DUE, _incoming, _late_course, _put
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -34,7 +35,10 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     release(course)
     course = _late_course(course)
     folder = _incoming(course)
-    shutil.copy(root / "solutions/week00-toy/wrong/add_subtracts.ipynb", folder / "gus.ipynb")  # fails two checks
+    # fails two checks; handed in at a fixed time (its lateness is shown, and must not depend on the clock: a
+    # lateness of "... 42 min" would read as a leaked expected value)
+    _put(root / "solutions/week00-toy/wrong/add_subtracts.ipynb", folder / "gus.ipynb",
+         DUE + dt.timedelta(days=9, hours=1))  # after the cut-off: 0
     run = cli("grade", "week00-toy", "--submissions", str(folder), "--jobs", "2", cwd=root)
     assert run.returncode == 0, run.stderr
     write_report(course, course.assignment("week00-toy"))

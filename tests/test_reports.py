@@ -19,7 +19,7 @@ from autograder.reports import (
     write_feedback,
     write_result_json,
 )
-from autograder.results import GradeResult, Status
+from autograder.results import RESULT_SCHEMA_VERSION, GradeResult, Status
 
 
 def graded(student: str = "alice", **extra) -> GradeResult:
@@ -64,12 +64,12 @@ def test_result_json_is_the_versioned_schema_written_atomically(tmp_path: Path):
 
 def test_result_json_keeps_review_and_tampering_and_reads_version_1(tmp_path: Path):
     data = json.loads(write_result_json(tmp_path, reviewed()).read_text())
-    assert data["schema_version"] == 3 and data["status"] == "needs_review"
+    assert data["schema_version"] == RESULT_SCHEMA_VERSION and data["status"] == "needs_review"
     assert data["tampered"] == ["check-add: modified"] and GradeResult.from_json(data) == reviewed()
     old = {k: v for k, v in graded().to_json().items() if k not in ("review", "tampered")} | {"schema_version": 1}
     assert GradeResult.from_json(old) == graded()
     with pytest.raises(ValueError, match="unsupported"):
-        GradeResult.from_json({**old, "schema_version": 4})
+        GradeResult.from_json({**old, "schema_version": RESULT_SCHEMA_VERSION + 1})
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

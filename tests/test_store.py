@@ -322,11 +322,12 @@ def test_a_version_1_gradebook_is_migrated_keeping_every_row(tmp_path: Path):
             rows = conn.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()[:len(before[table])]  # noqa: S608
             width = len(before[table][0])
             assert [row[:width] for row in rows] == before[table]
-            assert all(row[width:] == (0, 0) for row in rows) if table == "test_results" else True
+            assert all(row[width:] == (0, 0, None) for row in rows) if table == "test_results" else True
         runs = conn.execute("SELECT * FROM runs WHERE id <= 3 ORDER BY id").fetchall()
         # old runs: no review, nothing tampered, no check output kept; submission time unknown, no penalty (v3)
         assert [row[:12] for row in runs] == before["runs"] and {row[12:15] for row in runs} == {("[]", "[]", "")}
-        assert {row[15:] for row in runs} == {("", "", "", 0.0, 0.0)}
+        # ... and their language is not known (v5: '' is the course's base language)
+        assert {row[15:] for row in runs} == {("", "", "", 0.0, 0.0, "")}
         indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"runs_by_submission", "runs_one_latest"} <= indexes
         with pytest.raises(sqlite3.IntegrityError):  # still at most one latest run per submission
@@ -374,6 +375,7 @@ def test_a_version_3_gradebook_gains_the_pending_columns(tmp_path: Path):
                      "FROM test_results")
         conn.execute("DROP TABLE test_results")
         conn.execute("ALTER TABLE t2 RENAME TO test_results")
+        conn.execute("DROP TABLE reviews")  # (version 5's)
         conn.execute("PRAGMA user_version = 3")
     with Store(db) as store:
         alice = next(r for r in store.latest("week00-toy") if r.student == "alice")

@@ -10,9 +10,10 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import Assignment, Course
+from ..i18n import N_
 from ..notebooks import CodeCell, read_notebook
 from ..program import Program, build_program, combine
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 PLUGIN = "autograder.harness.plugin"
-PENDING = "pending manual review"
+PENDING = N_("pending manual review")
 TRUSTED_INI = Path(__file__).with_name("pytest.ini")
 
 
@@ -38,9 +39,13 @@ class TestResult:
     message: str
     pending: bool = False    # a manually graded part (nbgrader answer or task cell): a person gives its points
     forgeable: bool = False  # an nbgrader test cell run inside the sandbox, beside the student's code
+    # a person's review of a manually graded part (`autograder review --import`): points, comment, author, at
+    manual: dict[str, Any] | None = None
 
     @property
     def score(self) -> float:
+        if self.manual is not None:
+            return float(self.manual["points"])
         return self.points if self.passed else 0.0
 
 
@@ -80,9 +85,9 @@ def score_results(data: dict) -> CheckRun:
         outcome = outcomes.get(test_id)
         passed = bool(outcome) and outcome.get("outcome") == "passed"
         if outcome is None:
-            message = "this check did not run"
+            message = N_("this check did not run")
         else:
-            message = "" if passed else outcome.get("message") or "this check failed"
+            message = "" if passed else outcome.get("message") or N_("this check failed")
         run.tests.append(TestResult(test_id, info["name"], info["description"], float(info["points"]),
                                     passed, message, forgeable=bool(info.get("forgeable"))))
     return run
@@ -128,8 +133,17 @@ def write_spec(course: Course, assignment: Assignment, path: Path) -> Path:
 def submission_program(course: Course, assignment: Assignment, notebooks: list[NotebookNode]) -> Program:
     """The graded program of a submission (its notebooks, in course order), as :mod:`autograder.program` builds
     it against the release."""
-    return combine([(name, build_program(nb, read_notebook(course.release_dir(assignment) / name)))
+    return combine([(name, build_program(nb, read_notebook(release_notebook(course, assignment, name, nb))))
                     for name, nb in zip(assignment.notebooks, notebooks, strict=True)])
+
+
+def release_notebook(course: Course, assignment: Assignment, name: str, nb: NotebookNode) -> Path:
+    """The released notebook ``nb`` was handed out as: the one in its recorded language (metadata.autograder.lang)
+    when that release exists, else the base language's."""
+    from ..languages import language_of
+
+    path = course.release_dir(assignment, language_of(nb, course.languages)) / name
+    return path if path.is_file() else course.release_dir(assignment) / name
 
 
 def submission_cells(course: Course, assignment: Assignment, notebooks: list[Path]) -> list[CodeCell]:

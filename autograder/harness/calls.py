@@ -90,9 +90,10 @@ def read_report(name: str, raw: Any, n_args: int, kwargs: Sequence[str], forbid:
 
 
 def vary_each(defaults: dict[str, Any], others: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Keyword sets for an ignored-hyperparameter check: each parameter of ``defaults`` set to its value in
-    ``others`` alone (the rest at their defaults), then all of them changed at once. Each entry is
-    ``(what changed, kwargs)``; ``what changed`` names the parameter (``"all parameters"`` for the last one).
+    """Keyword sets for an ignored-hyperparameter check: none at all (the function's own defaults, which must be
+    the documented ``defaults``), each parameter of ``defaults`` set to its value in ``others`` alone (the rest at
+    their defaults), then all of them changed at once. Each entry is ``(what changed, kwargs)``; ``what changed``
+    is ``"nothing"`` for the first, then names the parameter (``"all parameters"`` for the last one).
 
     ``others`` must give every parameter a value different from its default: a documented parameter left out
     is exactly the hard-coded one the check would miss, so it is an error in the check.
@@ -102,7 +103,7 @@ def vary_each(defaults: dict[str, Any], others: dict[str, Any]) -> list[tuple[st
     same = sorted(k for k in defaults if k in others and _equal(others[k], defaults[k]))
     if missing or extra or same:
         raise ValueError(f"vary_each: no other value for {missing}, unknown {extra}, not changed {same}")
-    variants = [(name, {**defaults, name: others[name]}) for name in defaults]
+    variants = [("nothing", {})] + [(name, {**defaults, name: others[name]}) for name in defaults]
     if len(defaults) > 1:
         variants.append(("all parameters", dict(others)))
     return variants

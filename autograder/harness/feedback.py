@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import builtins
 
+from ..i18n import N_, _
+
 MAX_MESSAGE = 400
-GENERIC_FAILURE = "this check failed"
+GENERIC_FAILURE = N_("this check failed")
 # exception types whose names a submission cannot choose: Python's own and the course libraries' usual ones
 KNOWN_ERROR_TYPES = frozenset(
     {name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, BaseException)}
     | {"LinAlgError", "AxisError", "DTypePromotionError", "OutOfMemoryError", "LimitExceeded"})
-OWN_ERROR_TYPE = "an exception of a class of its own"
+OWN_ERROR_TYPE = N_("an exception of a class of its own")
 
 
 def cell_name(label: str) -> str:
@@ -44,15 +46,20 @@ class MissingName(SubmissionError):
 
     def __init__(self, name: str):
         super().__init__(name, "NameError", "")
-        self.args = (f"your notebook does not define `{name}` at the top level",)
+        self.args = (_("your notebook does not define `{name}` at the top level", name=name),)
 
 
 def student_error_text(name: str, error_type: str, message: str = "", where: str = "") -> str:
-    place = f" ({where})" if where else ""
     if error_type == "NotImplementedError" and not message:
-        return f"`{name}` is not implemented yet (it still raises NotImplementedError{', ' + where if where else ''})"
+        if where:
+            return _("`{name}` is not implemented yet (it still raises NotImplementedError, {where})", name=name,
+                     where=where)
+        return _("`{name}` is not implemented yet (it still raises NotImplementedError)", name=name)
+    shown = shown_error_type(error_type)
+    error = _(shown) if shown == OWN_ERROR_TYPE else shown
     detail = f": {message}" if message else ""
-    return f"`{name}` raised {shown_error_type(error_type)}{detail}{place}"
+    text = _("`{name}` raised {error}", name=name, error=error) + detail
+    return text + (f" ({where})" if where else "")
 
 
 def _clip(text: str) -> str:
@@ -70,7 +77,7 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, SubmissionError):
         return _clip(str(exc))
     if isinstance(exc, AssertionError):
-        return _clip(str(exc)) or GENERIC_FAILURE
+        return _clip(str(exc)) or _(GENERIC_FAILURE)
     if isinstance(exc, NotImplementedError):
-        return "part of the submission is not implemented yet (it still raises NotImplementedError)"
-    return _clip(f"the check could not use your result ({type(exc).__name__})")
+        return _("part of the submission is not implemented yet (it still raises NotImplementedError)")
+    return _clip(_("the check could not use your result ({error})", error=type(exc).__name__))

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from ..i18n import _
 from .feedback import describe_failure
 
 RESULTS_VERSION = 1
@@ -33,6 +34,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ag-workdir", help="folder the submission's code runs in (public data files)")
     group.addoption("--ag-results", help="where to write the results JSON")
     group.addoption("--ag-testcells", help="JSON of the assignment's nbgrader test cells and manual cells")
+    group.addoption("--ag-first", action="append", default=[],
+                    help="run first the checks that name this function (repeatable; `autograder mutate`)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,7 +48,7 @@ def description_of(item: pytest.Item) -> str:
         return item.ag_description
     doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
     first = doc.strip().splitlines()[0].strip() if doc.strip() else ""
-    return first or item.name.removeprefix("test_").replace("_", " ")
+    return _(first) if first else item.name.removeprefix("test_").replace("_", " ")  # (extracted: i18n.py)
 
 
 GPU_LINE = "GPU compatibility: "
@@ -93,7 +96,8 @@ class Recorder:
                 points = 0.0
             description = description_of(item)
             if gpu_only(item):
-                points, description = 0.0, f"{GPU_LINE}{description} (on the GPU; no points)"
+                points, description = 0.0, _("GPU compatibility: {description} (on the GPU; no points)",
+                                              description=description)
             elif function_of(item) not in instances:
                 points = 0.0
             self.expected[item.nodeid] = {"name": getattr(item, "originalname", item.name),
@@ -125,10 +129,10 @@ class Recorder:
         entry = self.outcomes.setdefault(report.nodeid, {"outcome": "passed", "message": ""})
         if report.failed and entry["outcome"] == "passed":
             entry["outcome"] = "failed"
-            entry["message"] = getattr(report, "ag_message", "this check failed")
+            entry["message"] = getattr(report, "ag_message", None) or _("this check failed")
         elif report.skipped and report.when in ("setup", "call"):
             entry["outcome"] = "skipped"
-            entry["message"] = "this check was skipped"
+            entry["message"] = _("this check was skipped")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         path = self.config.getoption("--ag-results")
@@ -147,18 +151,36 @@ class Recorder:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The assignment's nbgrader test cells become checks beside the hidden pytest ones (autograder/testcells.py)."""
+    """The assignment's nbgrader test cells become checks beside the hidden pytest ones (autograder/testcells.py);
+    with ``--ag-first``, the checks that name those functions run first."""
     path = config.getoption("--ag-testcells")
-    if not path:
-        return
-    from ..testcells import read_spec
+    if path:
+        from ..testcells import read_spec
 
-    tests, manual, imports = read_spec(Path(path))
-    config._ag_manual = manual
-    for cell in tests:
-        item = TestCellItem.from_parent(session, name=cell.grade_id, nodeid=cell.test_id, cell=cell, imports=imports)
-        item.add_marker(pytest.mark.points(cell.points))
-        items.append(item)
+        tests, manual, imports = read_spec(Path(path))
+        config._ag_manual = manual
+        for cell in tests:
+            item = TestCellItem.from_parent(session, name=cell.grade_id, nodeid=cell.test_id, cell=cell,
+                                            imports=imports)
+            item.add_marker(pytest.mark.points(cell.points))
+            items.append(item)
+    # `autograder mutate` stops a mutant at its first failed check: the checks that call the mutated function go
+    # first (a stable sort), so a killed mutant costs those checks rather than every training check before them.
+    first = set(config.getoption("--ag-first") or ())
+    if first:
+        items.sort(key=lambda item: not (first & names_used(item)))
+
+
+def names_used(item: pytest.Item) -> set[str]:
+    """Global and attribute names a check's code (nested functions included) refers to."""
+    names: set[str] = set()
+    codes = [getattr(getattr(item, "function", None), "__code__", None)]
+    while codes:
+        code = codes.pop()
+        if code is not None:
+            names.update(code.co_names)
+            codes += [c for c in code.co_consts if hasattr(c, "co_names")]
+    return names
 
 
 class TestCellItem(pytest.Item):
@@ -181,8 +203,8 @@ class TestCellItem(pytest.Item):
         if self.cell.sandbox:
             errors = [e for e in map(_as_dict, submission.cell_errors) if e.get("cell") == self.cell.grade_id]
             if errors:
-                self.ag_failure = (f"test cell {self.cell.grade_id} raised {errors[0].get('error_type')} "
-                                   f"({FORGEABLE})")
+                self.ag_failure = _("test cell {cell} raised {error} ({why})", cell=self.cell.grade_id,
+                                    error=errors[0].get("error_type"), why=_(FORGEABLE))
                 raise AssertionError(self.ag_failure)
             return
         try:

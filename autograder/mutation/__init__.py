@@ -127,6 +127,9 @@ def load_equivalents(course: Course, assignment: Assignment) -> dict[str, str]:
         raise AuthoringError("expected a list of entries with 'id' and 'reason'", path)
     found: dict[str, str] = {}
     for index, entry in enumerate(data):
+        if isinstance(entry, dict) and isinstance(entry.get("id"), int | float):
+            raise AuthoringError(f"entry {index + 1}: the id {entry['id']} reads as a number in YAML; quote it "
+                                 f"(id: \"{entry['id']}\")", path)
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) \
                 or not isinstance(entry.get("reason"), str) or not entry["reason"].strip():
             raise AuthoringError(f"entry {index + 1} needs an 'id' and a one-line 'reason'", path)
@@ -257,6 +260,7 @@ def mutate(course: Course, assignment: Assignment, *, jobs: int = 2, sample: int
         items = [(m.id, _cells(course, assignment, notebooks, m)) for m in todo]
         pool = Pool(course, quick, jobs)
         pool.config["stop_at_first_failure"] = True  # killed is all we need to know: skip the remaining checks
+        pool.first_checks = lambda key: [by_id[key].function]  # ... and start with the mutated function's
         with contextlib.closing(pool.map(items)) as outcomes:
             for key, outcome in outcomes:
                 graded = _graded(outcome, reference.score)

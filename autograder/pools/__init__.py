@@ -4,7 +4,8 @@
 - :mod:`.ray_cluster`: Ray actors on a cluster's nodes (``--cluster ADDRESS``); :mod:`.ray_local` starts a
   throw-away multi-node Ray here for tests, benchmarks and trying it out.
 
-Every pool takes ``(key, code cells)`` items and yields ``(key, Outcome)`` as runs finish, so the driver
+Every pool takes ``(key, code cells)`` or ``(key, code cells, language)`` items (the language of the checks'
+descriptions and messages) and yields ``(key, Outcome)`` as runs finish, so the driver
 (``grading.grade``) saves, resumes and reports the same way whatever the pool. Each worker holds a sandbox of
 the kind ``backend`` names (:mod:`autograder.sandboxes`). A new pool is a new module with a class satisfying
 :class:`WorkerPool`, and one branch in :func:`create`.

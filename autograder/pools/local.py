@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -72,13 +72,15 @@ class WorkerProcess:
             return None
         return json.loads(box[0])
 
-    def run(self, cells: list[CodeCell]) -> dict[str, Any]:
+    def run(self, cells: list[CodeCell], first: list[str] = (), lang: str = "") -> dict[str, Any]:
+        """One submission's raw results; ``lang``: the language its checks' descriptions and messages are in."""
         if self.stopping:
             return {"infrastructure_error": "the batch was interrupted"}
         if self.process is None or self.process.poll() is not None:
             self.start()
         self._next += 1
-        self.process.stdin.write(json.dumps({"id": self._next, "cells": [vars(c) for c in cells]}) + "\n")
+        job = {"id": self._next, "cells": [vars(c) for c in cells], "first": list(first), "lang": lang}
+        self.process.stdin.write(json.dumps(job) + "\n")
         self.process.stdin.flush()
         reply = self._read(self.timeout)
         if reply is None or reply.get("id") != self._next:
@@ -130,9 +132,14 @@ class Pool:
         remove_leftovers(backend)
         self.jobs = max(1, self.config.pop("jobs"))
         self.timeout = assignment.time_limit + GRACE
+        # names of functions whose checks a run should start with, per item key (`autograder mutate`: the
+        # mutated function, so that a killed mutant stops early)
+        self.first_checks: Callable[[Any], list[str]] = lambda key: []
 
-    def map(self, items: list[tuple[Any, list[CodeCell]]]) -> Iterator[tuple[Any, Outcome]]:
-        """Grade ``items`` on the workers; closing the generator early (an interrupt) stops them in order."""
+    def map(self, items: list[tuple[Any, list[CodeCell]]] | list[tuple[Any, list[CodeCell], str]]
+            ) -> Iterator[tuple[Any, Outcome]]:
+        """Grade ``items`` (key, cells[, language]) on the workers; closing the generator early (an interrupt)
+        stops them in order."""
         todo: queue.Queue = queue.Queue()
         for item in items:
             todo.put(item)
@@ -143,11 +150,11 @@ class Pool:
             try:
                 while not worker.stopping:
                     try:
-                        key, cells = todo.get_nowait()
+                        key, cells, *lang = todo.get_nowait()
                     except queue.Empty:
                         return
                     try:
-                        done.put((key, run_once_more_on_failure(worker, cells)))
+                        done.put((key, run_once_more_on_failure(worker, cells, self.first_checks(key), *lang)))
                     except Exception as exc:  # noqa: BLE001 - one broken run must not stop the batch
                         done.put((key, Outcome(CheckRun(), error=f"{type(exc).__name__}: {exc}")))
             finally:
@@ -176,13 +183,14 @@ class Pool:
             remove_leftovers(self.backend)  # what a worker killed in this batch left
 
 
-def run_once_more_on_failure(worker: WorkerProcess, cells: list[CodeCell]) -> Outcome:
+def run_once_more_on_failure(worker: WorkerProcess, cells: list[CodeCell], first: list[str] = (),
+                             lang: str = "") -> Outcome:
     """An infrastructure failure (a worker that stopped answering, a sandbox that failed twice) is never a grade:
     the submission runs once more, in a fresh worker if need be; a second failure stays an error, which the next
     `grade` run picks up again."""
-    outcome = outcome_from(worker.run(cells))
+    outcome = outcome_from(worker.run(cells, first, lang))
     if outcome.error and not worker.stopping:
-        outcome = outcome_from(worker.run(cells))
+        outcome = outcome_from(worker.run(cells, first, lang))
     return outcome
 
 

@@ -134,8 +134,8 @@ class GraderActor:
 
         return ray.get_runtime_context().get_node_id()
 
-    def grade(self, cells: list[dict[str, str]]) -> dict[str, Any]:
-        return self.worker.run([CodeCell(**cell) for cell in cells])
+    def grade(self, cells: list[dict[str, str]], lang: str = "") -> dict[str, Any]:
+        return self.worker.run([CodeCell(**cell) for cell in cells], lang=lang)
 
     def close(self) -> None:
         self.worker.close()
@@ -145,6 +145,7 @@ class GraderActor:
 class _Job:
     key: Any
     cells: list[CodeCell]
+    lang: str = ""   # the language of the checks' descriptions and messages (the submission's)
     lost: int = 0    # workers that died holding it
     tries: int = 0   # runs that ended in an infrastructure error (one more run is allowed, as locally)
 
@@ -197,12 +198,14 @@ class RayPool:
         actor = ray.remote(GraderActor).options(**self.options).remote(*self.args)
         return _Slot(actor, ref=actor.ready.remote())
 
-    def map(self, items: list[tuple[Any, list[CodeCell]]]) -> Iterator[tuple[Any, Outcome]]:
-        """Grade ``items`` on the cluster; closing the generator early kills the actors it started."""
+    def map(self, items: list[tuple[Any, list[CodeCell]]] | list[tuple[Any, list[CodeCell], str]]
+            ) -> Iterator[tuple[Any, Outcome]]:
+        """Grade ``items`` (key, cells[, language]) on the cluster; closing the generator early kills the actors it
+        started."""
         import ray
         from ray.exceptions import GetTimeoutError, RayActorError
 
-        todo = [_Job(key, cells) for key, cells in items]
+        todo = [_Job(key, cells, *lang) for key, cells, *lang in items]
         starting = [self._start_actor() for _ in range(min(self.jobs, len(todo)))]
         idle: list[_Slot] = []
         busy: list[_Slot] = []
@@ -235,8 +238,8 @@ class RayPool:
                         start_errors.append("no cluster node could take a grading worker in time")
                 while todo and idle:
                     slot, job = idle.pop(), todo.pop(0)
-                    slot.job, slot.ref, slot.since = job, slot.actor.grade.remote([vars(c) for c in job.cells]), \
-                        time.monotonic()
+                    slot.job, slot.since = job, time.monotonic()
+                    slot.ref = slot.actor.grade.remote([vars(c) for c in job.cells], job.lang)
                     busy.append(slot)
                 if not busy and not starting:  # nothing can run what is left
                     why = "; ".join(dict.fromkeys(start_errors)) or "the cluster has no grading workers left"

@@ -24,7 +24,7 @@ from typing import Any
 from ..protocol import ProtocolError, read_message
 from ..syscall_filter import submission_filter
 
-RUNNER_MODULES = ("protocol.py", "runner.py", "confine.py", "shell.py")
+RUNNER_MODULES = ("protocol.py", "runner.py", "confine.py", "shell.py", "matplotlibrc")  # (and its plot settings)
 BOOTSTRAP = "import sys; sys.path.insert(0, '/opt/autograder'); from agrunner.runner import main; main()"
 SETTINGS_FILE = "settings.json"  # in the runner's folder, next to agrunner/
 HELLO_TIMEOUT = 30.0  # seconds for a new submission process to confine itself and say it is ready

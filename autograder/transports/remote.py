@@ -15,6 +15,7 @@ from typing import Any
 
 from ..harness.calls import CallReport, read_report
 from ..harness.feedback import MissingName, SubmissionError, cell_name
+from ..i18n import _
 from ..notebooks import CodeCell
 from ..protocol import (
     OVER_LIMIT,
@@ -38,7 +39,7 @@ class ReplyRefused(SubmissionError):
     the limit in plain words; the submission's process lives on."""
 
     def __init__(self, name: str, reason: str):
-        Exception.__init__(self, f"`{name}` returned {reason}")
+        Exception.__init__(self, _("`{name}` returned {reason}", name=name, reason=reason))
         self.name, self.error_type, self.message, self.where = name, "ReplyRefused", reason, ""
 
 
@@ -51,7 +52,11 @@ class LimitExceeded(SubmissionError):
 
 
 def _seconds(value: float) -> str:
-    return f"{value / 60:g} min" if value >= 60 and value % 60 == 0 else f"{value:g} s"
+    return _("{n} min", n=f"{value / 60:g}") if value >= 60 and value % 60 == 0 else _("{n} s", n=f"{value:g}")
+
+
+def _out_of_time(total: float) -> str:
+    return _("the submission ran out of time (limit {limit} in all)", limit=_seconds(total))
 
 
 class Session:
@@ -73,21 +78,25 @@ class Session:
         self.infrastructure_error: str | None = None
         self.current_test = ""
         self._next_id = 0
+        # `submission.f` for each top-level name that is a handle, kept until the runner reports it rebound (or
+        # the submission restarts): a call then costs one request, not a look-up and a call
+        self.names: dict[str, RemoteObject] = {}
 
     # --- lifecycle -------------------------------------------------------------------------------
     def _start(self) -> None:
         if self.fatal:
             raise LimitExceeded(self.fatal)
         if time.monotonic() >= self.deadline:
-            self.fatal = f"the submission ran out of time (limit {_seconds(self.limits.total_time)} in all)"
+            self.fatal = _out_of_time(self.limits.total_time)
             raise LimitExceeded(self.fatal)
         self.child = self._spawn()
         self.generation += 1
+        self.names.clear()
         try:
-            reply = self._request({"op": "exec", "cells": [vars(c) for c in self.cells]}, "running your notebook",
+            reply = self._request({"op": "exec", "cells": [vars(c) for c in self.cells]}, _("running your notebook"),
                                   timeout=self.deadline - time.monotonic())
         except LimitExceeded as exc:
-            self.fatal = f"your notebook did not finish running: {exc}"
+            self.fatal = _("your notebook did not finish running: {reason}", reason=exc)
             raise LimitExceeded(self.fatal) from None
         errors = reply.get("cell_errors", []) if isinstance(reply, dict) else []
         if self.generation == 1:
@@ -97,7 +106,7 @@ class Session:
         else:
             self.child.output.seal(keep=False)  # a rerun of the cells: its output says nothing new
         if self.probes:
-            self._request({"op": "probes", "source": self.probes}, "loading the probes")
+            self._request({"op": "probes", "source": self.probes}, _("loading the probes"))
 
     def _spawn(self) -> Child:
         """A confined submission process. A failure before it said hello is the grader's, never the student's:
@@ -125,7 +134,7 @@ class Session:
             return
         if self.generation > 0:
             if self.restarts >= MAX_RESTARTS:
-                self.fatal = self.fatal or "the submission stopped too many times; the remaining checks were not run"
+                self.fatal = self.fatal or _("the submission stopped too many times; the remaining checks were not run")
                 raise LimitExceeded(self.fatal)
             self.restarts += 1
         self._start()
@@ -151,18 +160,19 @@ class Session:
     # --- requests --------------------------------------------------------------------------------
     def _fail(self, what: str, reason: str) -> LimitExceeded:
         status, oom = self._end_child(ended=reason == "exited")
-        where = f" in {self.current_test}" if self.current_test else ""
+        what = self._while(what)
         if oom:
-            reason = f"ran out of memory (limit {self.sandbox.describe_memory()}) while {what}{where}"
+            reason = _("ran out of memory (limit {limit}) while {what}", limit=self.sandbox.describe_memory(),
+                       what=what)
         elif reason == "exited":
             if status is not None and status & 0x7F:
-                name = signal.Signals(status & 0x7F).name if status & 0x7F in signal.valid_signals() else "a signal"
-                reason = f"the submission's process was killed by {name} while {what}{where}"
+                name = signal.Signals(status & 0x7F).name if status & 0x7F in signal.valid_signals() else _("a signal")
+                reason = _("the submission's process was killed by {signal} while {what}", signal=name, what=what)
             else:
-                code = (status >> 8) if status is not None else "unknown"
-                reason = f"the submission's process exited (status {code}) while {what}{where}"
+                code = (status >> 8) if status is not None else _("unknown")
+                reason = _("the submission's process exited (status {code}) while {what}", code=code, what=what)
         else:
-            reason = f"{reason} while {what}{where}"
+            reason = _("{reason} while {what}", reason=reason, what=what)
         self.limit_events.append(reason)
         return LimitExceeded(reason)
 
@@ -173,13 +183,13 @@ class Session:
         remaining = self.deadline - start
         limit = min(self.limits.call_time, remaining) if timeout is None else min(timeout, remaining)
         if limit <= 0:
-            self.fatal = f"the submission ran out of time (limit {_seconds(self.limits.total_time)} in all)"
-            raise self._fail(what, "ran out of time") if self.child else LimitExceeded(self.fatal)
+            self.fatal = _out_of_time(self.limits.total_time)
+            raise self._fail(what, _("ran out of time")) if self.child else LimitExceeded(self.fatal)
         channel = self.child.channel
         try:
             channel.settimeout(limit)
             write_message(channel, {"id": request_id, **message})
-            for _ in range(MAX_STRAY_REPLIES):
+            for _attempt in range(MAX_STRAY_REPLIES):
                 reply = read_message(channel, self.limits.message, deadline=start + limit)
                 if reply.get("id") == request_id:
                     break
@@ -187,28 +197,35 @@ class Session:
                 raise ProtocolError("too many unexpected messages")
         except TimeoutError:
             took = self.limits.call_time if timeout is None else limit
-            raise self._fail(what, f"took longer than {_seconds(round(took, 1))}") from None
+            raise self._fail(what, _("took longer than {limit}", limit=_seconds(round(took, 1)))) from None
         except (EOFError, ConnectionError, BrokenPipeError):
             raise self._fail(what, "exited") from None
         except LimitError as exc:  # a whole, well-formed message, over a bound: this call ends, the process lives on
-            raise self._refused(label or "your code", what, exc.reason) from None
+            raise self._refused(label or _("your code"), what, exc.reason) from None
         except ProtocolError as exc:
-            raise self._fail(what, f"sent a reply the grader cannot accept ({exc})") from None
+            raise self._fail(what, _("sent a reply the grader cannot accept ({error})", error=exc)) from None
+        rebound = reply.get("rebound")
+        for name in rebound if type(rebound) is list else ():
+            if type(name) is str:
+                self.names.pop(name, None)
         if "error" in reply:
             error = reply["error"] if isinstance(reply["error"], dict) else {}
             if error.get("type") == OVER_LIMIT and error.get("reason") in limit_reasons():
-                raise self._refused(label or "your code", what, error["reason"])
+                raise self._refused(label or _("your code"), what, error["reason"])
             builtin = error.get("builtin")
-            raise SubmissionError(label or "your code", str(error.get("type", "Error"))[:100],
+            raise SubmissionError(label or _("your code"), str(error.get("type", "Error"))[:100],
                                   where=self._place(error.get("where")),
                                   builtin_type=builtin if type(builtin) is str else "")
         return reply.get("ok")
 
     def _refused(self, label: str, what: str, reason: str) -> ReplyRefused:
-        where = f" in {self.current_test}" if self.current_test else ""
         refused = ReplyRefused(label, reason)
-        self.limit_events.append(f"{refused} while {what}{where}")
+        self.limit_events.append(_("{reason} while {what}", reason=refused, what=self._while(what)))
         return refused
+
+    def _while(self, what: str) -> str:
+        """What the submission was doing, and in which check."""
+        return _("{what} in {check}", what=what, check=self.current_test) if self.current_test else what
 
     def _place(self, where: Any) -> str:
         """``in cell X, line N`` when the runner names one of the cells it was sent and a line inside it; else
@@ -222,7 +239,8 @@ class Session:
     def call(self, message: dict[str, Any], label: str, verb: str = "calling") -> Any:
         """Send a request about ``label`` (a name as the student wrote it); wrap handles in the reply."""
         self.ensure_started()
-        return self._wrap(self._request(message, f"{verb} `{label}`", label=label), label)
+        doing = _("calling `{name}`", name=label) if verb == "calling" else f"{verb} `{label}`"
+        return self._wrap(self._request(message, doing, label=label), label)
 
     def _wrap(self, value: Any, label: str) -> Any:
         if type(value) is Handle:
@@ -263,11 +281,13 @@ class RemoteObject:
         if name.startswith("__"):
             raise AttributeError(name)
         label = f"{self._label}.{name}"
+        self._session.ensure_started()  # before unwrap: an object of a process that has since stopped is lost
         return self._session.call({"op": "getattr", "target": self._session.unwrap(self), "attr": name},
                                   label, "reading")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         s = self._session
+        s.ensure_started()  # before unwrap: an object of a process that has since stopped is lost
         try:
             message = {"op": "call", "target": s.unwrap(self), "args": s.unwrap(list(args)),
                        "kwargs": s.unwrap(kwargs)}
@@ -290,11 +310,12 @@ class WatchedCall:
 
     def __call__(self, *args: Any, **kwargs: Any) -> CallReport:
         s = self._session
+        s.ensure_started()  # before unwrap: an object of a process that has since stopped is lost
         try:
             message = {"op": "call_watched", "target": s.unwrap(self._target), "args": s.unwrap(list(args)),
                        "kwargs": s.unwrap(kwargs), "check_args": self._check_args, "forbid": list(self._forbid)}
             s.ensure_started()
-            raw = s._request(message, f"calling `{self._label}`", label=self._label)
+            raw = s._request(message, _("calling `{name}`", name=self._label), label=self._label)
         except Unencodable as exc:
             raise TypeError(f"a check passed a value that cannot cross the sandbox boundary: {exc}") from None
         return read_report(self._label, raw, len(args), list(kwargs), self._forbid,
@@ -360,9 +381,17 @@ class RemoteSubmission:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        s = self._session
+        s.ensure_started()  # (a restart forgets every handle: it must happen before the cache is read)
+        known = s.names.get(name)
+        if known is not None and known._generation == s.generation:
+            return known
         try:
-            return self._session.call({"op": "get", "name": name}, name, "looking up")
+            value = s.call({"op": "get", "name": name}, name, "looking up")
         except SubmissionError as exc:
             if exc.error_type == "NameError" and not isinstance(exc, LimitExceeded):
                 raise MissingName(name) from None
             raise
+        if isinstance(value, RemoteObject):
+            s.names[name] = value
+        return value

@@ -17,5 +17,5 @@ def draw_next(probs, seeds, n_each, temperature=1.0):
     blocks = []
     for seed in seeds:
         rng = np.random.default_rng(seed)
-        blocks.append([sample_next(probs, rng, temperature) for _ in range(n_each)])
+        blocks.append([sample_next(probs, rng, temperature) for _i in range(n_each)])
     return blocks

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autograder.i18n import _
+
 NAMES_VOCAB = ["."] + list(string.ascii_lowercase)
 
 
@@ -33,8 +35,8 @@ def _oracle_counts(sequences, vocab):
 
 def _as_count_matrix(value, size):
     counts = np.asarray(value)
-    assert counts.shape == (size, size), "count_bigrams should return a (V, V) array with V = len(vocab)"
-    assert np.issubdtype(counts.dtype, np.integer), "count_bigrams should return an integer array"
+    assert counts.shape == (size, size), _("count_bigrams should return a (V, V) array with V = len(vocab)")
+    assert np.issubdtype(counts.dtype, np.integer), _("count_bigrams should return an integer array")
     return counts
 
 
@@ -49,13 +51,14 @@ def test_count_bigrams_exact(submission):
     for sequences, vocab in cases:
         got = _as_count_matrix(submission.count_bigrams(sequences, vocab), len(vocab))
         expected = _oracle_counts(sequences, vocab)
-        assert got.sum() == expected.sum(), (
+        assert got.sum() == expected.sum(), _(
             "the counts have the wrong total: each sequence of L tokens gives L + 1 bigrams "
             "once padded with '.' at both ends"
         )
-        assert np.array_equal(got[0], expected[0]), "row '.' (first tokens of the sequences) is off"
-        assert np.array_equal(got[:, 0], expected[:, 0]), "column '.' (last tokens of the sequences) is off"
-        assert np.array_equal(got, expected), "some bigram counts are off: rows are the current token, columns the next"
+        assert np.array_equal(got[0], expected[0]), _("row '.' (first tokens of the sequences) is off")
+        assert np.array_equal(got[:, 0], expected[:, 0]), _("column '.' (last tokens of the sequences) is off")
+        assert np.array_equal(got, expected), _("some bigram counts are off: rows are the current token, columns the "
+                                                "next")
 
 
 @pytest.mark.points(1)
@@ -64,7 +67,7 @@ def test_count_bigrams_names(submission):
     names = list(_census_names("dist.female.first", 1000))
     got = _as_count_matrix(submission.count_bigrams(names, NAMES_VOCAB), len(NAMES_VOCAB))
     expected = _oracle_counts(names, NAMES_VOCAB)
-    assert np.array_equal(got, expected), "the bigram counts on real names are off"
+    assert np.array_equal(got, expected), _("the bigram counts on real names are off")
 
 
 def _random_counts(seed, shape=(6, 6), zero_rows=()):
@@ -81,16 +84,16 @@ def _precision_hint(got, expected, what):
     """The message for a result that misses a float64 tolerance: it names float32 arithmetic when the result is
     right to float32 precision (about 1e-6 relative), which no formula mistake achieves on these inputs."""
     if np.allclose(got, expected, rtol=1e-5, atol=1e-7):
-        return (f"{what}: correct only to about 1e-6, the precision of float32: compute in float64 "
-                "(np.asarray(counts, dtype=np.float64))")
+        return _("{what}: correct only to about 1e-6, the precision of float32: compute in float64 "
+                 "(np.asarray(counts, dtype=np.float64))", what=what)
     return ""
 
 
 def _as_prob_matrix(value, shape):
     probs = np.asarray(value)
-    assert probs.shape == shape, "transition_probs should return an array of the same shape as counts"
-    assert np.issubdtype(probs.dtype, np.floating), "transition_probs should return a float array"
-    assert np.all(np.isfinite(probs)), "transition_probs returned NaN or inf"
+    assert probs.shape == shape, _("transition_probs should return an array of the same shape as counts")
+    assert np.issubdtype(probs.dtype, np.floating), _("transition_probs should return a float array")
+    assert np.all(np.isfinite(probs)), _("transition_probs returned NaN or inf")
     return probs.astype(np.float64)
 
 
@@ -100,23 +103,32 @@ def test_rows_sum_to_one(submission):
     for seed, k in [(1, 0.0), (2, 0.5), (3, 2.0)]:
         counts = _random_counts(seed, shape=(7, 7))
         probs = _as_prob_matrix(submission.transition_probs(counts, k), counts.shape)
-        assert np.all(probs >= 0), "probabilities cannot be negative"
+        assert np.all(probs >= 0), _("probabilities cannot be negative")
         sums = probs.sum(axis=1)
         assert np.allclose(sums, 1.0, rtol=0, atol=1e-9), (
             _precision_hint(sums, np.ones_like(sums), "the row sums of transition_probs")
-            or "every row should sum to 1 (rows are the current token)"
+            or _("every row should sum to 1 (rows are the current token)")
         )
 
 
 @pytest.mark.points(1)
 def test_mle_probabilities(submission):
-    """With k = 0, transition_probs divides each row by its total."""
+    """With k = 0 (the default), transition_probs divides each row by its total, whatever that total is."""
     counts = _random_counts(4, shape=(8, 8))
-    probs = _as_prob_matrix(submission.transition_probs(counts, 0.0), counts.shape)
+    counts[3] = 0
+    counts[3, 5] = 1  # a token seen once: its row total is exactly 1
     expected = counts / counts.sum(axis=1, keepdims=True)
+    probs = _as_prob_matrix(submission.transition_probs(counts), counts.shape)  # k left at its default, 0
     assert np.allclose(probs, expected, rtol=1e-9, atol=1e-12), (
         _precision_hint(probs, expected, "transition_probs")
-        or "with k = 0 each count should be divided by the total of its row"
+        or _("with k = 0 (its default) each count should be divided by the total of its row, whatever that total")
+    )
+    # Row-normalising is scale-free: weights that are fractions of a count (every row total below 1) give the
+    # same probabilities.
+    probs = _as_prob_matrix(submission.transition_probs(counts / counts.sum(), 0.0), counts.shape)
+    assert np.allclose(probs, expected, rtol=1e-9, atol=1e-12), _(
+        "with fractional counts (rows that total less than 1) each row should still be divided by its total; "
+        "only a row whose total is 0 becomes uniform"
     )
 
 
@@ -135,10 +147,10 @@ def test_add_k_smoothing(submission):
         call.assert_unchanged(["counts", "k"], "the docstring says `counts` itself is not modified: "
                                                "add k to a copy (counts + k), not in place (counts += k)")
         probs = _as_prob_matrix(call.value, counts.shape)
-        assert np.all(probs > 0), "with k > 0 no probability should be zero"
+        assert np.all(probs > 0), _("with k > 0 no probability should be zero")
         assert np.allclose(probs, expected, rtol=1e-9, atol=1e-12), (
             _precision_hint(probs, expected, "transition_probs")
-            or "add-k smoothed probabilities are off: add k to every count of the row before normalising it"
+            or _("add-k smoothed probabilities are off: add k to every count of the row before normalising it")
         )
 
 
@@ -149,10 +161,10 @@ def test_zero_row_uniform(submission):
     probs = _as_prob_matrix(submission.transition_probs(counts, 0.0), counts.shape)
     assert np.allclose(probs[[1, 4]], 1.0 / 5, rtol=0, atol=1e-12), (
         _precision_hint(probs[[1, 4]], np.full((2, 5), 1.0 / 5), "transition_probs")
-        or "a row whose counts are all zero should be uniform (1/V everywhere) when k = 0"
+        or _("a row whose counts are all zero should be uniform (1/V everywhere) when k = 0")
     )
     rest = [0, 2, 3]
     expected = counts[rest] / counts[rest].sum(axis=1, keepdims=True)
-    assert np.allclose(probs[rest], expected, rtol=1e-9, atol=1e-12), (
+    assert np.allclose(probs[rest], expected, rtol=1e-9, atol=1e-12), _(
         "rows with counts should still be divided by their totals"
     )

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autograder.i18n import _
+
 NAMES_VOCAB = ["."] + list(string.ascii_lowercase)
 
 
@@ -62,12 +64,15 @@ def _names_case():
 
 def _as_number(value, what):
     arr = np.asarray(value)
-    assert arr.shape == (), f"{what} should return a single number"
-    assert np.issubdtype(arr.dtype, np.number) and not np.issubdtype(arr.dtype, np.complexfloating), (
-        f"{what} should return a real number"
-    )
+    assert arr.shape == (), _("{what} should return a single number", what=what)
+    assert np.issubdtype(arr.dtype, np.number) and not np.issubdtype(arr.dtype, np.complexfloating), _("{what} "
+                                                                                                       "should "
+                                                                                                       "return a "
+                                                                                                       "real number",
+                                                                                                       what=what)
     number = float(arr)
-    assert math.isfinite(number), f"{what} returned inf or NaN although every transition has probability > 0"
+    assert math.isfinite(number), _("{what} returned inf or NaN although every transition has probability > 0",
+                                    what=what)
     return number
 
 
@@ -77,8 +82,8 @@ def test_nll_heldout(submission):
     for P, sequences, vocab in [_small_case(), _words_case(), _names_case()]:
         got = _as_number(submission.nll(P, sequences, vocab), "nll")
         expected = _oracle_nll(P, sequences, vocab)
-        assert got > 0, "the negative log-likelihood of these sequences should be positive"
-        assert math.isclose(got, expected, rel_tol=1e-6), (
+        assert got > 0, _("the negative log-likelihood of these sequences should be positive")
+        assert math.isclose(got, expected, rel_tol=1e-6), _(
             "nll is off: average -ln P(next | previous) over every predicted token of every sequence, "
             "including the final '.' (natural log)"
         )
@@ -87,8 +92,8 @@ def test_nll_heldout(submission):
     P[1, 2] = 0.0  # 'a' -> 'b' impossible; the sequences below use it once
     P[1] /= P[1].sum()
     got = np.asarray(submission.nll(P, ["ab", "ca", "d"], vocab))
-    assert got.shape == () and np.issubdtype(got.dtype, np.floating), "nll should return a single float"
-    assert float(got) == math.inf, (
+    assert got.shape == () and np.issubdtype(got.dtype, np.floating), _("nll should return a single float")
+    assert float(got) == math.inf, _(
         "when a sequence uses a transition of probability 0, nll should return inf (the docstring says so): "
         "do not clip or skip zero probabilities"
     )
@@ -100,7 +105,7 @@ def test_perplexity_heldout(submission):
     for P, sequences, vocab in [_small_case(), _names_case()]:
         got = _as_number(submission.perplexity(P, sequences, vocab), "perplexity")
         expected = math.exp(_oracle_nll(P, sequences, vocab))
-        assert got >= 1, "a perplexity is never below 1"
-        assert math.isclose(got, expected, rel_tol=1e-6), (
+        assert got >= 1, _("a perplexity is never below 1")
+        assert math.isclose(got, expected, rel_tol=1e-6), _(
             "perplexity is off: it is e raised to the mean negative log-likelihood per predicted token"
         )

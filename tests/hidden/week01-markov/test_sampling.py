@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 from autograder.harness.calls import vary_each
+from autograder.i18n import _
 
 NAMES_VOCAB = ["."] + list(string.ascii_lowercase)
 P_TEST = np.array([0.05, 0.3, 0.0, 0.25, 0.4])  # distinct positive values and one zero
@@ -40,9 +41,9 @@ def _rng(submission, seed):
 
 def _as_distribution(value, size):
     q = np.asarray(value)
-    assert q.shape == (size,), "apply_temperature should return a 1-D array of the same length as probs"
-    assert np.issubdtype(q.dtype, np.floating), "apply_temperature should return a float array"
-    assert np.all(np.isfinite(q)), "apply_temperature returned NaN or inf; compute it in log space"
+    assert q.shape == (size,), _("apply_temperature should return a 1-D array of the same length as probs")
+    assert np.issubdtype(q.dtype, np.floating), _("apply_temperature should return a float array")
+    assert np.all(np.isfinite(q)), _("apply_temperature returned NaN or inf; compute it in log space")
     return q.astype(np.float64)
 
 
@@ -65,7 +66,7 @@ def _oracle_draws(p, seed, n, T):
     """The stream the docstring pins down: rng.choice(len(q), p=q) once per draw, q = apply_temperature(p, T)."""
     rng = np.random.default_rng(seed)
     q = _oracle_temperature(p, T)
-    return [int(rng.choice(len(q), p=q)) for _ in range(n)]
+    return [int(rng.choice(len(q), p=q)) for _i in range(n)]
 
 
 def _oracle_generate(P, vocab, rng, max_len=20, temperature=1.0, sep=""):
@@ -80,8 +81,9 @@ def _oracle_generate(P, vocab, rng, max_len=20, temperature=1.0, sep=""):
 
 
 def _as_index(value, size, what="sample_next"):
-    assert isinstance(value, int | np.integer) and not isinstance(value, bool), f"{what} should return an int"
-    assert 0 <= int(value) < size, f"{what} returned an index outside range(len(probs))"
+    assert isinstance(value, int | np.integer) and not isinstance(value, bool), _("{what} should return an int",
+                                                                                  what=what)
+    assert 0 <= int(value) < size, _("{what} returned an index outside range(len(probs))", what=what)
     return int(value)
 
 
@@ -94,7 +96,7 @@ def test_temperature_one_unchanged(submission):
     weights = np.array([3.0, 0.0, 1.0, 6.0, 0.5])  # the docstring allows non-negative weights that do not sum to 1
     for p in [P_TEST, _names_chain("dist.male.first", 500, 0.0)[1], weights]:
         q = _as_distribution(submission.apply_temperature(p, 1.0), len(p))
-        assert np.allclose(q, p / p.sum(), rtol=1e-9, atol=1e-12), "T = 1 should leave the distribution unchanged"
+        assert np.allclose(q, p / p.sum(), rtol=1e-9, atol=1e-12), _("T = 1 should leave the distribution unchanged")
 
 
 @pytest.mark.points(1)
@@ -103,7 +105,7 @@ def test_temperature_cold_is_argmax(submission):
     for p in [P_TEST, np.array([0.2, 0.0, 0.21, 0.19, 0.4]), _names_chain("dist.male.first", 500, 0.0)[5]]:
         q = _as_distribution(submission.apply_temperature(p, 1e-4), len(p))
         expected = np.eye(len(p))[np.argmax(p)]
-        assert np.allclose(q, expected, rtol=0, atol=1e-9), (
+        assert np.allclose(q, expected, rtol=0, atol=1e-9), _(
             "as T -> 0 all the probability should go to the most likely token"
         )
 
@@ -114,8 +116,8 @@ def test_temperature_hot_is_uniform(submission):
     for p in [P_TEST, _names_chain("dist.female.first", 500, 0.0)[0]]:
         q = _as_distribution(submission.apply_temperature(p, 1e4), len(p))
         support = p > 0
-        assert np.all(q[~support] == 0), "tokens with probability 0 must keep probability 0 at any temperature"
-        assert np.allclose(q[support], 1.0 / support.sum(), rtol=0, atol=1e-3), (
+        assert np.all(q[~support] == 0), _("tokens with probability 0 must keep probability 0 at any temperature")
+        assert np.allclose(q[support], 1.0 / support.sum(), rtol=0, atol=1e-3), _(
             "a large T should give a nearly uniform distribution over the tokens with p > 0"
         )
 
@@ -130,7 +132,7 @@ def test_temperature_formula(submission):
         expected /= expected.sum()
         assert np.allclose(q, expected, rtol=1e-7, atol=1e-12), (
             _precision_hint(q, expected)
-            or "apply_temperature is off: raise each probability to the power 1/T, then renormalise"
+            or _("apply_temperature is off: raise each probability to the power 1/T, then renormalise")
         )
 
 
@@ -139,16 +141,21 @@ def test_temperature_formula(submission):
 
 @pytest.mark.points(1)
 def test_sample_next_seeded(submission):
-    """sample_next uses the injected generator: same seed, same draws; other seed, other draws."""
+    """sample_next returns a Python int and uses the injected generator: same seed, same draws; other seed,
+    other draws."""
     p = _names_chain("dist.female.first", 1000, 0.0)[1]
     runs = {}
     for seed in (11, 11, 12):
         rng = _rng(submission, seed)
-        draws = [_as_index(submission.sample_next(p, rng), len(p)) for _ in range(40)]
+        draws = [_as_index(submission.sample_next(p, rng), len(p)) for _i in range(40)]
         runs.setdefault(seed, []).append(draws)
-    assert runs[11][0] == runs[11][1], "two generators with the same seed should give the same draws"
-    assert runs[11][0] != runs[12][0], "generators with different seeds should give different draws"
-    assert len(set(runs[11][0])) > 1, "successive draws from one generator should not all be the same"
+    token = submission.sample_next(p, _rng(submission, 11))
+    assert isinstance(token, int) and not isinstance(token, bool), _(
+        "sample_next returned a {module}.{name}; the docstring asks for a Python int: convert the index with int(...)",
+        module=type(token).__module__, name=type(token).__name__)
+    assert runs[11][0] == runs[11][1], _("two generators with the same seed should give the same draws")
+    assert runs[11][0] != runs[12][0], _("generators with different seeds should give different draws")
+    assert len(set(runs[11][0])) > 1, _("successive draws from one generator should not all be the same")
 
 
 def _fit_pvalue(counts, probs):
@@ -188,16 +195,16 @@ SPOT_CHECKS = 10
 def _probe_draws(submission, probs, temperature=1.0):
     """sample_next's draws for every seed of DRAW_SEEDS, made by the probe and spot-checked by direct calls."""
     raw = submission.probe("draw_next", probs, list(DRAW_SEEDS), DRAWS_PER_SEED, temperature)
-    assert isinstance(raw, list) and len(raw) == len(DRAW_SEEDS), "sample_next's draws came back incomplete"
+    assert isinstance(raw, list) and len(raw) == len(DRAW_SEEDS), _("sample_next's draws came back incomplete")
     blocks = []
     for block in raw:
-        assert isinstance(block, list) and len(block) == DRAWS_PER_SEED, "sample_next's draws came back incomplete"
+        assert isinstance(block, list) and len(block) == DRAWS_PER_SEED, _("sample_next's draws came back incomplete")
         blocks.append([_as_index(value, len(probs)) for value in block])
     for i in random.SystemRandom().sample(range(len(DRAW_SEEDS)), SPOT_CHECKS):
         rng = _rng(submission, DRAW_SEEDS[i])
         direct = [_as_index(submission.sample_next(probs, rng, temperature), len(probs))
-                  for _ in range(DRAWS_PER_SEED)]
-        assert direct == blocks[i], (
+                  for _i in range(DRAWS_PER_SEED)]
+        assert direct == blocks[i], _(
             "sample_next gave other draws when called one at a time than in a loop with the same seed: "
             "draw only from the generator you are given, and keep no state between calls"
         )
@@ -225,28 +232,34 @@ def test_sample_next_distribution(submission):
 
     # Negative control (trusted side only): draws from the wrong row must be rejected by this very test.
     control = np.bincount(np.random.default_rng(99).choice(27, size=n, p=wrong), minlength=27)
-    assert _fit_pvalue(control, right) < 1e-6, "internal check of the test failed; please report it"
+    assert _fit_pvalue(control, right) < 1e-6, _("internal check of the test failed; please report it")
 
     counts = np.bincount(_probe_draws(submission, right), minlength=27)
-    assert counts[right == 0].sum() == 0, "sample_next drew a token whose probability is 0"
-    assert _fit_pvalue(counts, right) > 1e-5, (
+    assert counts[right == 0].sum() == 0, _("sample_next drew a token whose probability is 0")
+    assert _fit_pvalue(counts, right) > 1e-5, _(
         "the frequencies of sample_next's draws do not match the probabilities it was given"
     )
 
 
 @pytest.mark.points(1)
 def test_sample_next_temperature(submission):
-    """sample_next applies the temperature once: T = 1e-4 picks the most likely token; T = 0.6 and 1.7 give
-    exactly the draws rng.choice(len(q), p=q) with q = apply_temperature(probs, T)."""
+    """sample_next applies the temperature once: T = 1e-4 picks the most likely token; T = 0.6, 1.7 and the
+    default 1 give exactly the draws rng.choice(len(q), p=q) with q = apply_temperature(probs, T)."""
     rng = _rng(submission, 5)
     for p in [P_TEST, _names_chain("dist.male.first", 500, 0.0)[0]]:
-        draws = {_as_index(submission.sample_next(p, rng, 1e-4), len(p)) for _ in range(40)}
-        assert draws == {int(np.argmax(p))}, "with T = 1e-4 sample_next should always return the most likely token"
+        draws = {_as_index(submission.sample_next(p, rng, 1e-4), len(p)) for _i in range(40)}
+        assert draws == {int(np.argmax(p))}, _("with T = 1e-4 sample_next should always return the most likely token")
     p = _names_chain("dist.female.first", 1000, 0.0)[0]
-    for seed, T in [(31, 0.6), (32, 1.7)]:
+    for seed, T in [(31, 0.6), (32, 1.7), (33, None)]:  # None: the temperature left at its default, 1
         rng = _rng(submission, seed)
-        got = [_as_index(submission.sample_next(p, rng, T), len(p)) for _ in range(60)]
-        assert got == _oracle_draws(p, seed, 60, T), (
+        got = [_as_index(submission.sample_next(p, rng) if T is None else submission.sample_next(p, rng, T), len(p))
+               for _i in range(60)]
+        if T is None:
+            assert got == _oracle_draws(p, seed, 60, 1.0), _(
+                "with the temperature left at its default (1) sample_next should draw from probs itself"
+            )
+            continue
+        assert got == _oracle_draws(p, seed, 60, T), _(
             "with a moderate temperature sample_next does not give the draws the docstring describes: apply the "
             "temperature exactly once (q = apply_temperature(probs, temperature)), then call rng.choice(len(q), "
             "p=q) once per draw"
@@ -270,7 +283,7 @@ def _chain(vocab, path, loop_to=None):
 
 
 def _as_text(value):
-    assert isinstance(value, str), "generate should return a string"
+    assert isinstance(value, str), _("generate should return a string")
     return value
 
 
@@ -279,26 +292,28 @@ def test_generate_format(submission):
     """generate starts after '.', follows the chain, stops at '.' or max_len, joins with sep."""
     vocab = [".", "a", "d", "o", "r"]
     got = _as_text(submission.generate(_chain(vocab, "road"), vocab, _rng(submission, 0)))
-    assert "." not in got, "the boundary token '.' should not appear in the generated text"
-    assert got == "road", "generate should start in state '.', move to each sampled token, and stop when '.' is drawn"
+    assert "." not in got, _("the boundary token '.' should not appear in the generated text")
+    assert got == "road", _("generate should start in state '.', move to each sampled token, and stop when '.' is "
+                            "drawn")
 
     words = [".", "better", "is", "never", "now", "than"]
     P = _chain(words, ["now", "is", "better", "than", "never"])
     got = _as_text(submission.generate(P, words, _rng(submission, 1), max_len=20, temperature=1.0, sep=" "))
-    assert got == "now is better than never", "generate should join the tokens with sep"
+    assert got == "now is better than never", _("generate should join the tokens with sep")
 
     vocab = [".", "a", "b"]
     P = _chain(vocab, "ab", loop_to="a")  # . -> a -> b -> a -> b ...
     for max_len in (1, 4, 7):
         got = _as_text(submission.generate(P, vocab, _rng(submission, 2), max_len=max_len))
-        assert got == "abababa"[:max_len], "generate should stop after exactly max_len tokens"
+        assert got == "abababa"[:max_len], _("generate should stop after exactly max_len tokens")
 
     P = _names_chain("dist.female.first", 1500, 0.5)
     rng = _rng(submission, 3)
-    for _ in range(40):
+    for _i in range(40):
         got = _as_text(submission.generate(P, NAMES_VOCAB, rng, max_len=12))
-        assert len(got) <= 12, "generate produced more than max_len tokens"
-        assert set(got) <= set(string.ascii_lowercase), "generated names should contain only tokens of the vocabulary"
+        assert len(got) <= 12, _("generate produced more than max_len tokens")
+        assert set(got) <= set(string.ascii_lowercase), _("generated names should contain only tokens of the "
+                                                          "vocabulary")
 
 
 @pytest.mark.points(1)
@@ -308,9 +323,9 @@ def test_generate_seeded(submission):
     runs = []
     for seed in (21, 21, 22):
         rng = _rng(submission, seed)
-        runs.append([_as_text(submission.generate(P, NAMES_VOCAB, rng)) for _ in range(10)])
-    assert runs[0] == runs[1], "the same seed should give the same generated names"
-    assert runs[0] != runs[2], "different seeds should give different generated names"
+        runs.append([_as_text(submission.generate(P, NAMES_VOCAB, rng)) for _i in range(10)])
+    assert runs[0] == runs[1], _("the same seed should give the same generated names")
+    assert runs[0] != runs[2], _("different seeds should give different generated names")
 
 
 GENERATE_DEFAULTS = {"max_len": 20, "temperature": 1.0, "sep": ""}
@@ -321,7 +336,8 @@ GENERATE_OTHERS = {"max_len": 6, "temperature": 0.7, "sep": "-"}
 def test_generate_temperature(submission):
     """generate passes the temperature on (T = 1e-4 gives the greedy path) and uses every parameter it is given.
 
-    Each of max_len, temperature and sep is set in turn to a value other than its default (vary_each), and the
+    Called with the defaults, then each of max_len, temperature and sep set in turn to a value other than its
+    default (vary_each), and the
     names must equal the stream the docstring pins down (sample_next(P[state], rng, temperature) per step), so a
     parameter that is ignored, or a temperature applied twice, changes the names.
     """
@@ -334,19 +350,21 @@ def test_generate_temperature(submission):
                 break
             greedy.append(NAMES_VOCAB[state])
         got = _as_text(submission.generate(P, NAMES_VOCAB, _rng(submission, 4), max_len=max_len, temperature=1e-4))
-        assert got == "".join(greedy), "with T = 1e-4 generate should always follow the most likely next token"
+        assert got == "".join(greedy), _("with T = 1e-4 generate should always follow the most likely next token")
     P = _names_chain("dist.female.first", 1500, 0.5)
     for changed, kwargs in vary_each(GENERATE_DEFAULTS, GENERATE_OTHERS):
         for seed in (41, 42, 43):
             rng = _rng(submission, seed)
-            got = [_as_text(submission.generate(P, NAMES_VOCAB, rng, **kwargs)) for _ in range(5)]
+            got = [_as_text(submission.generate(P, NAMES_VOCAB, rng, **kwargs)) for _i in range(5)]
             reference = np.random.default_rng(seed)
             expected = []
-            for _ in range(5):
+            for _i in range(5):
                 expected.append(_oracle_generate(P, NAMES_VOCAB, reference, **kwargs))
             assert got == expected, (
-                f"generate does not give the names the docstring describes when {changed} differs from its "
-                "default: use every argument, and draw each token with sample_next(P[state], rng, temperature)"
+                "generate does not give the names the docstring describes "
+                + ("with every argument left at its default (max_len=20, temperature=1.0, sep='')"
+                   if changed == "nothing" else f"when {changed} differs from its default")
+                + ": use every argument, and draw each token with sample_next(P[state], rng, temperature)"
             )
 
 
@@ -357,14 +375,14 @@ def test_generate_bigrams_possible(submission):
     rng = _rng(submission, 8)
     max_len = 15
     for T in (1.0, 0.7):
-        for _ in range(100):
+        for _i in range(100):
             name = _as_text(submission.generate(P, NAMES_VOCAB, rng, max_len=max_len, temperature=T))
-            assert set(name) <= set(string.ascii_lowercase), (
+            assert set(name) <= set(string.ascii_lowercase), _(
                 "generated names should contain only tokens of the vocabulary, without '.'"
             )
             ids = [0, *(NAMES_VOCAB.index(c) for c in name)]
             if len(name) < max_len:
                 ids.append(0)
-            assert all(P[a, b] > 0 for a, b in zip(ids[:-1], ids[1:], strict=True)), (
+            assert all(P[a, b] > 0 for a, b in zip(ids[:-1], ids[1:], strict=True)), _(
                 "a generated name contains a transition that has probability 0 under the chain"
             )

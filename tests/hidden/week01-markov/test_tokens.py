@@ -7,13 +7,15 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from autograder.i18n import _
+
 LETTERS = set(string.ascii_lowercase)
 
 
 def _as_str_list(value, what):
-    assert isinstance(value, list | tuple), f"{what} should return a list"
+    assert isinstance(value, list | tuple), _("{what} should return a list", what=what)
     items = list(value)
-    assert all(isinstance(t, str) for t in items), f"{what} should return a list of strings"
+    assert all(isinstance(t, str) for t in items), _("{what} should return a list of strings", what=what)
     return items
 
 
@@ -24,8 +26,8 @@ def test_tokenize_chars(submission):
     for text in texts:
         got = _as_str_list(submission.tokenize_chars(text), "tokenize_chars")
         expected = [c for c in text.lower() if c in LETTERS]
-        assert all(len(t) == 1 for t in got), "tokenize_chars should return one-character strings"
-        assert got == expected, (
+        assert all(len(t) == 1 for t in got), _("tokenize_chars should return one-character strings")
+        assert got == expected, _(
             "tokenize_chars keeps the wrong characters or changes their order: lowercase first, "
             "then keep only the 26 letters a-z (drop spaces, digits, punctuation and accented letters)"
         )
@@ -44,7 +46,7 @@ def test_tokenize_words(submission):
     for text in texts:
         got = _as_str_list(submission.tokenize_words(text), "tokenize_words")
         expected = re.findall(r"[a-z']+", text.lower())
-        assert got == expected, (
+        assert got == expected, _(
             "tokenize_words gives the wrong words: lowercase first, then return the maximal runs of "
             "letters a-z and apostrophes, in order"
         )
@@ -63,10 +65,10 @@ def test_build_vocab(submission):
     for sequences in cases:
         got = _as_str_list(submission.build_vocab(sequences), "build_vocab")
         expected = ["."] + sorted({t for s in sequences for t in s} - {"."})
-        assert got[:1] == ["."], "the boundary token '.' should be at index 0 of the vocabulary"
-        assert len(got) == len(set(got)), "the vocabulary should not contain duplicates"
-        assert set(got) == set(expected), "the vocabulary should hold '.' plus every distinct token, nothing else"
-        assert got == expected, "after '.', the tokens should be in sorted order"
+        assert got[:1] == ["."], _("the boundary token '.' should be at index 0 of the vocabulary")
+        assert len(got) == len(set(got)), _("the vocabulary should not contain duplicates")
+        assert set(got) == set(expected), _("the vocabulary should hold '.' plus every distinct token, nothing else")
+        assert got == expected, _("after '.', the tokens should be in sorted order")
 
 
 def _oracle_ngrams(tokens, n):
@@ -74,11 +76,11 @@ def _oracle_ngrams(tokens, n):
 
 
 def _as_ngram_dict(value, n):
-    assert isinstance(value, dict), "count_ngrams should return a dict"
+    assert isinstance(value, dict), _("count_ngrams should return a dict")
     out = {}
     for key, count in value.items():
-        assert isinstance(key, tuple | list) and len(key) == n, "count_ngrams keys should be tuples of n tokens"
-        assert isinstance(count, int | np.integer) and not isinstance(count, bool), (
+        assert isinstance(key, tuple | list) and len(key) == n, _("count_ngrams keys should be tuples of n tokens")
+        assert isinstance(count, int | np.integer) and not isinstance(count, bool), _(
             "count_ngrams values should be integer counts"
         )
         out[tuple(key)] = int(count)
@@ -103,8 +105,8 @@ def test_count_ngrams(submission):
         got = _as_ngram_dict(submission.count_ngrams(tokens, n), n)
         expected = _oracle_ngrams(tokens, n)
         if len(tokens) < n:
-            assert got == {}, "a sequence shorter than n has no n-grams"
-        assert sum(got.values()) == sum(expected.values()), (
+            assert got == {}, _("a sequence shorter than n has no n-grams")
+        assert sum(got.values()) == sum(expected.values()), _(
             "count_ngrams finds the wrong number of windows: a list of length L has L - n + 1 of them"
         )
-        assert got == expected, "some n-gram counts are off"
+        assert got == expected, _("some n-gram counts are off")

@@ -84,7 +84,7 @@ def main(seeds: list[int]) -> None:
     ref = _reference_namespace()
 
     def trained_loss(namespace, words, evaluate_on, **overrides):
-        params, _ = namespace["train_char_lm"](words, **{**args, **overrides})
+        params, _unused = namespace["train_char_lm"](words, **{**args, **overrides})
         return check.heldout_loss({k: v.double() for k, v in params.items()}, evaluate_on, T)
 
     def as_double(params):
@@ -123,7 +123,7 @@ def pretrained_blob() -> str:
     torch.set_num_threads(1)
     check = _load_check()
     ref = _reference_namespace()
-    params, _ = ref["train_char_lm"](check._names(), hidden=64, steps=1500, batch_size=128, lr=0.01, T=8, seed=0)
+    params, _unused = ref["train_char_lm"](check._names(), hidden=64, steps=1500, batch_size=128, lr=0.01, T=8, seed=0)
     chunks = []
     for key in sorted(params):
         value = params[key]

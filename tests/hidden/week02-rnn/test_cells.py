@@ -11,10 +11,12 @@ import math
 import pytest
 import torch
 
+from autograder.i18n import N_, _
+
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-PRECISION = ("the result is correct only to about 1e-6, the precision of float32: compute in the inputs' dtype "
-             "(float64 here) throughout, without .float() or float32 tensors of your own")
+PRECISION = N_("the result is correct only to about 1e-6, the precision of float32: compute in the inputs' dtype "
+               "(float64 here) throughout, without .float() or float32 tensors of your own")
 # The notebook asks for the cells and loops written out, not PyTorch's: every call of a cell or loop below is
 # watched by the runner, which reports a call of any of these (by any route: torch._VF, an nn module's forward...).
 BUILT_IN_CELLS = ("torch.rnn_tanh_cell", "torch.rnn_relu_cell", "torch.lstm_cell", "torch.gru_cell",
@@ -51,7 +53,7 @@ def _close(actual, expected, device):
         return False
     if torch.allclose(actual, expected, rtol=rtol, atol=atol):
         return True
-    assert device != "cpu" or not torch.allclose(actual, expected, rtol=1e-4, atol=1e-6), PRECISION
+    assert device != "cpu" or not torch.allclose(actual, expected, rtol=1e-4, atol=1e-6), _(PRECISION)
     return False
 
 
@@ -73,14 +75,16 @@ def _to(device, *tensors):
 def _tensor(value, what, shape, device):
     """Check a result's type, shape and dtype before trusting it."""
     # messages name only what the check chose (never str() of a returned value: it could carry hidden inputs out)
-    assert type(value) is torch.Tensor, f"{what} should be a torch.Tensor"
-    assert tuple(value.shape) == tuple(shape), f"{what} should have shape {tuple(shape)}"
-    assert value.dtype == _dtype(device), f"{what} should keep the dtype of the inputs ({_dtype(device)})"
+    assert type(value) is torch.Tensor, _("{what} should be a torch.Tensor", what=what)
+    assert tuple(value.shape) == tuple(shape), _("{what} should have shape {tuple_shape}",
+                                                 what=what, tuple_shape=tuple(shape))
+    assert value.dtype == _dtype(device), _("{what} should keep the dtype of the inputs ({dtype_device})",
+                                            what=what, dtype_device=_dtype(device))
     return value
 
 
 def _pair(value, what):
-    assert isinstance(value, (tuple, list)) and len(value) == 2, f"{what} should return a pair"
+    assert isinstance(value, (tuple, list)) and len(value) == 2, _("{what} should return a pair", what=what)
     return value
 
 
@@ -105,7 +109,7 @@ def test_rnn_step_matches_rnncell(submission, device):
     with torch.no_grad():
         ref = _load(torch.nn.RNNCell(D, H, dtype=torch.float64), w)(x, h)
     out = _tensor(_own(submission, "rnn_step")(*_to(device, x, h, *w)), "rnn_step's result", (B, H), device)
-    assert _close(out, ref, device), "rnn_step differs from tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)"
+    assert _close(out, ref, device), _("rnn_step differs from tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)")
 
 
 @pytest.mark.points(2)
@@ -122,8 +126,9 @@ def test_lstm_step_matches_lstmcell(submission, device):
     _tensor(h1, "lstm_step's h_next", (B, H), device)
     _tensor(c1, "lstm_step's c_next", (B, H), device)
     assert _close(c1, ref_c, device), \
-        "c_next differs from nn.LSTMCell: check the gate order i, f, g, o and the nonlinearities"
-    assert _close(h1, ref_h, device), "h_next differs from nn.LSTMCell although c_next matches: check o * tanh(c_next)"
+        _("c_next differs from nn.LSTMCell: check the gate order i, f, g, o and the nonlinearities")
+    assert _close(h1, ref_h, device), _("h_next differs from nn.LSTMCell although c_next matches: check o * "
+                                        "tanh(c_next)")
 
 
 @pytest.mark.points(1)
@@ -139,14 +144,15 @@ def test_lstm_forget_and_input_gates(submission, device):
     keep[0:H] -= 50.0          # input gate -> 0
     _, c1 = _pair(_own(submission, "lstm_step")(*_to(device, x, h, c, W_ih, W_hh, keep, b_hh)), "lstm_step")
     _tensor(c1, "lstm_step's c_next", (B, H), device)
-    assert _close(c1, c, device), "with the forget gate saturated open and the input gate shut, c_next should equal c"
+    assert _close(c1, c, device), _("with the forget gate saturated open and the input gate shut, c_next should "
+                                    "equal c")
     write = b_ih.clone()
     write[H:2 * H] -= 50.0     # forget gate -> 0
     write[0:H] += 50.0         # input gate -> 1
     _, c1 = _pair(_own(submission, "lstm_step")(*_to(device, x, h, c, W_ih, W_hh, write, b_hh)), "lstm_step")
     cand = torch.tanh(x @ W_ih[2 * H:3 * H].T + write[2 * H:3 * H] + h @ W_hh[2 * H:3 * H].T + b_hh[2 * H:3 * H])
     assert _close(_tensor(c1, "lstm_step's c_next", (B, H), device), cand, device), \
-        "with the forget gate shut and the input gate open, c_next should be the candidate g (the third block, tanh)"
+        _("with the forget gate shut and the input gate open, c_next should be the candidate g (the third block, tanh)")
 
 
 @pytest.mark.points(1)
@@ -159,20 +165,20 @@ def test_lstm_output_gate(submission, device):
     W_ih, W_hh, b_ih, b_hh = _weights(g, "lstm", D, H, scale=0.3)
     shut = b_ih.clone()
     shut[3 * H:4 * H] -= 50.0  # output gate -> 0
-    h1, _ = _pair(_own(submission, "lstm_step")(*_to(device, x, h, c, W_ih, W_hh, shut, b_hh)), "lstm_step")
+    h1, _unused = _pair(_own(submission, "lstm_step")(*_to(device, x, h, c, W_ih, W_hh, shut, b_hh)), "lstm_step")
     _tensor(h1, "lstm_step's h_next", (B, H), device)
     assert _close(h1, torch.zeros(B, H, dtype=torch.float64), device), \
-        "with the output gate (fourth block) saturated shut, h_next should be 0"
+        _("with the output gate (fourth block) saturated shut, h_next should be 0")
     # Output, input and forget gates all saturated open: c' = c + g whichever of the first two blocks is which, so
     # the expected h' = tanh(c + g) comes from this check alone, never from the submission's own c_next.
     open_ = b_ih.clone()
     open_[0:2 * H] += 50.0       # input and forget gates -> 1
     open_[3 * H:4 * H] += 50.0   # output gate -> 1
     cand = torch.tanh(x @ W_ih[2 * H:3 * H].T + open_[2 * H:3 * H] + h @ W_hh[2 * H:3 * H].T + b_hh[2 * H:3 * H])
-    h1, _ = _pair(_own(submission, "lstm_step")(*_to(device, x, h, c, W_ih, W_hh, open_, b_hh)), "lstm_step")
+    h1, _unused = _pair(_own(submission, "lstm_step")(*_to(device, x, h, c, W_ih, W_hh, open_, b_hh)), "lstm_step")
     _tensor(h1, "lstm_step's h_next", (B, H), device)
     assert _close(h1, torch.tanh(c + cand), device), \
-        "with every gate saturated open (so c_next = c + g), h_next should be tanh(c_next)"
+        _("with every gate saturated open (so c_next = c + g), h_next should be tanh(c_next)")
 
 
 @pytest.mark.points(2)
@@ -187,7 +193,7 @@ def test_gru_step_matches_grucell(submission, device):
         ref = _load(torch.nn.GRUCell(D, H, dtype=torch.float64), w)(x, h)
     out = _tensor(_own(submission, "gru_step")(*_to(device, x, h, *w)), "gru_step's result", (B, H), device)
     assert _close(out, ref, device), \
-        ("gru_step differs from nn.GRUCell: check the order r, z, n, which side of the blend (1 - z) sits on, "
+        _("gru_step differs from nn.GRUCell: check the order r, z, n, which side of the blend (1 - z) sits on, "
          "and where r applies")
 
 
@@ -203,7 +209,7 @@ def test_gru_update_gate_keeps_state(submission, device):
     keep[H:2 * H] += 50.0      # update gate z -> 1
     out = _own(submission, "gru_step")(*_to(device, x, h, W_ih, W_hh, keep, b_hh))
     out = _tensor(out, "gru_step's result", (B, H), device)
-    assert _close(out, h, device), "with the update gate z (second block) saturated at 1, h_next should equal h"
+    assert _close(out, h, device), _("with the update gate z (second block) saturated at 1, h_next should equal h")
 
 
 @pytest.mark.points(1)
@@ -225,7 +231,7 @@ def test_gru_reset_gate_inside_candidate(submission, device):
         bias[0:H] += reset     # reset gate r -> 0 or 1
         out = _own(submission, "gru_step")(*_to(device, x, h, W_ih, W_hh, bias, b_hh))
         _tensor(out, "gru_step's result", (B, H), device)
-        assert _close(out, expected, device), f"with z = 0 (so h_next = n) and {words}"
+        assert _close(out, expected, device), _("with z = 0 (so h_next = n) and {words}", words=words)
 
 
 # --- unrolled loops against nn.RNN / nn.LSTM / nn.GRU ---------------------------------------------------------
@@ -239,7 +245,7 @@ def _sequence(seed, T=7, B=3, D=4, H=5):
 @pytest.mark.parametrize("device", DEVICES)
 def test_rnn_forward_matches_nn_rnn(submission, device):
     """rnn_forward returns every hidden state (T, B, H) and the last one, like nn.RNN."""
-    g, xs, h0, _ = _sequence(210)
+    g, xs, h0, _unused = _sequence(210)
     T, B, D = xs.shape
     H = h0.shape[1]
     w = _weights(g, "rnn", D, H)
@@ -248,8 +254,8 @@ def test_rnn_forward_matches_nn_rnn(submission, device):
     hs, hT = _pair(_own(submission, "rnn_forward")(*_to(device, xs, h0, *w)), "rnn_forward")
     _tensor(hs, "rnn_forward's hs", (T, B, H), device)
     _tensor(hT, "rnn_forward's h_T", (B, H), device)
-    assert _close(hs, ref_hs, device), "rnn_forward's hs differ from nn.RNN: hs[t] should be the state after step t"
-    assert _close(hT, ref_hT[0], device), "rnn_forward's final state differs from nn.RNN"
+    assert _close(hs, ref_hs, device), _("rnn_forward's hs differ from nn.RNN: hs[t] should be the state after step t")
+    assert _close(hT, ref_hT[0], device), _("rnn_forward's final state differs from nn.RNN")
 
 
 @pytest.mark.points(1)
@@ -267,16 +273,16 @@ def test_lstm_forward_matches_nn_lstm(submission, device):
     _tensor(hs, "lstm_forward's hs", (T, B, H), device)
     _tensor(hT, "lstm_forward's h_T", (B, H), device)
     _tensor(cT, "lstm_forward's c_T", (B, H), device)
-    assert _close(hs, ref_hs, device), "lstm_forward's hs differ from nn.LSTM"
+    assert _close(hs, ref_hs, device), _("lstm_forward's hs differ from nn.LSTM")
     assert _close(hT, ref_hT[0], device) and _close(cT, ref_cT[0], device), \
-        "lstm_forward's final (h_T, c_T) differ from nn.LSTM"
+        _("lstm_forward's final (h_T, c_T) differ from nn.LSTM")
 
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("device", DEVICES)
 def test_gru_forward_matches_nn_gru(submission, device):
     """gru_forward returns every hidden state (T, B, H) and the last one, like nn.GRU."""
-    g, xs, h0, _ = _sequence(212)
+    g, xs, h0, _unused = _sequence(212)
     T, B, D = xs.shape
     H = h0.shape[1]
     w = _weights(g, "gru", D, H)
@@ -285,8 +291,8 @@ def test_gru_forward_matches_nn_gru(submission, device):
     hs, hT = _pair(_own(submission, "gru_forward")(*_to(device, xs, h0, *w)), "gru_forward")
     _tensor(hs, "gru_forward's hs", (T, B, H), device)
     _tensor(hT, "gru_forward's h_T", (B, H), device)
-    assert _close(hs, ref_hs, device), "gru_forward's hs differ from nn.GRU"
-    assert _close(hT, ref_hT[0], device), "gru_forward's final state differs from nn.GRU"
+    assert _close(hs, ref_hs, device), _("gru_forward's hs differ from nn.GRU")
+    assert _close(hT, ref_hT[0], device), _("gru_forward's final state differs from nn.GRU")
 
 
 # --- gradients through time -------------------------------------------------------------------------------------
@@ -309,6 +315,6 @@ def test_rnn_grad_norms_match_autograd(submission, device):
     ref = torch.stack([gr.norm() for gr in grads])
     out = submission.rnn_grad_norms(*_to(device, xs, h0, *w))
     _tensor(out, "rnn_grad_norms' result", (T,), device)
-    assert not out.requires_grad, "return the norms detached"
+    assert not out.requires_grad, _("return the norms detached")
     assert _close(out, ref, device), \
-        "the gradient norms differ from autograd's: entry t is ||dL/dhs[t]|| with L = hs[-1].sum(), in time order"
+        _("the gradient norms differ from autograd's: entry t is ||dL/dhs[t]|| with L = hs[-1].sum(), in time order")

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 
+from autograder.i18n import _
+
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 ALPHABET = ".abcdefghijklmnopqrstuvwxyz"
 V = len(ALPHABET)
@@ -71,7 +73,7 @@ def _oracle_logits(params, X):
         for name in ("W_ih", "W_hh", "b_ih", "b_hh"):
             attr = {"W_ih": "weight_ih_l0", "W_hh": "weight_hh_l0", "b_ih": "bias_ih_l0", "b_hh": "bias_hh_l0"}[name]
             getattr(gru, attr).copy_(params[name])
-        hs, _ = gru(F.one_hot(X.T, V).double())
+        hs, _unused = gru(F.one_hot(X.T, V).double())
         return (hs @ params["W_out"].T + params["b_out"]).transpose(0, 1)
 
 
@@ -86,11 +88,12 @@ def _generator(submission, seed):
 
 
 def _names_list(value, n, max_len, what="sample_names"):
-    assert isinstance(value, list) and len(value) == n, f"{what} should return a list of n strings"
-    assert all(isinstance(s, str) for s in value), f"{what} should return strings"
+    assert isinstance(value, list) and len(value) == n, _("{what} should return a list of n strings", what=what)
+    assert all(isinstance(s, str) for s in value), _("{what} should return strings", what=what)
     assert all(set(s) <= set(ALPHABET[1:]) for s in value), \
-        f"{what}: names should contain only the letters a-z (no '.', which ends a name without being part of it)"
-    assert all(len(s) <= max_len for s in value), f"{what}: no name may be longer than max_len letters"
+        _("{what}: names should contain only the letters a-z (no '.', which ends a name without being part of it)",
+          what=what)
+    assert all(len(s) <= max_len for s in value), _("{what}: no name may be longer than max_len letters", what=what)
     return value
 
 
@@ -103,14 +106,17 @@ def test_encode_names_exact(submission):
     T = 6
     ref_X, ref_Y = _encode(words, T)
     result = submission.encode_names(words, T)
-    assert isinstance(result, (tuple, list)) and len(result) == 2, "encode_names should return a pair (X, Y)"
+    assert isinstance(result, (tuple, list)) and len(result) == 2, _("encode_names should return a pair (X, Y)")
     X, Y = result
     for name, value in (("X", X), ("Y", Y)):
-        assert type(value) is torch.Tensor, f"{name} should be a torch.Tensor"
-        assert tuple(value.shape) == (len(words), T), f"{name} should have shape (N, T) = {(len(words), T)}"
-        assert value.dtype == torch.int64, f"{name} should be int64"
-    assert torch.equal(X, ref_X), "X is off for some names: check the start token, the padding with 0 and the cut at T"
-    assert torch.equal(Y, ref_Y), "Y is off for some names: check the end marker 0, the IGNORE padding and the cut at T"
+        assert type(value) is torch.Tensor, _("{name} should be a torch.Tensor", name=name)
+        assert tuple(value.shape) == (len(words), T), _("{name} should have shape (N, T) = {len_words_T}",
+                                                        name=name, len_words_T=(len(words), T))
+        assert value.dtype == torch.int64, _("{name} should be int64", name=name)
+    assert torch.equal(X, ref_X), _("X is off for some names: check the start token, the padding with 0 and the cut "
+                                    "at T")
+    assert torch.equal(Y, ref_Y), _("Y is off for some names: check the end marker 0, the IGNORE padding and the cut "
+                                    "at T")
 
 
 @pytest.mark.points(2)
@@ -122,10 +128,10 @@ def test_char_lm_logits_match_oracle(submission, device):
     X = torch.randint(0, V, (4, 6), generator=g)
     ref = _oracle_logits(params, X)
     out = submission.char_lm_logits(_send(params, device), X.to(device))
-    assert type(out) is torch.Tensor, "char_lm_logits should return a torch.Tensor"
-    assert tuple(out.shape) == (4, 6, V), "char_lm_logits should return batch-first logits of shape (N, T, V)"
-    assert out.dtype == _dtype(device), "the logits should have the parameters' dtype"
-    assert _close(out, ref, device), "the logits differ from a GRU over one-hot inputs followed by h W_out^T + b_out"
+    assert type(out) is torch.Tensor, _("char_lm_logits should return a torch.Tensor")
+    assert tuple(out.shape) == (4, 6, V), _("char_lm_logits should return batch-first logits of shape (N, T, V)")
+    assert out.dtype == _dtype(device), _("the logits should have the parameters' dtype")
+    assert _close(out, ref, device), _("the logits differ from a GRU over one-hot inputs followed by h W_out^T + b_out")
 
 
 @pytest.mark.points(1)
@@ -137,9 +143,9 @@ def test_char_lm_loss_matches_cross_entropy(submission, device):
     logits = _oracle_logits(params, X)
     ref = F.cross_entropy(logits.reshape(-1, V), Y.reshape(-1), ignore_index=IGNORE)
     out = submission.char_lm_loss(_send(params, device), X.to(device), Y.to(device))
-    assert type(out) is torch.Tensor and out.dim() == 0, "char_lm_loss should return a 0-dim tensor"
+    assert type(out) is torch.Tensor and out.dim() == 0, _("char_lm_loss should return a 0-dim tensor")
     assert _close(out, ref, device), \
-        "the loss differs from the mean cross-entropy over the positions whose target is not IGNORE"
+        _("the loss differs from the mean cross-entropy over the positions whose target is not IGNORE")
 
 
 # --- training ---------------------------------------------------------------------------------------------------
@@ -165,20 +171,20 @@ def _cipher_split():
 
 def _trained_params(result, hidden, steps):
     """The parameters of train_char_lm's result as float64 CPU tensors, after checking the result's format."""
-    assert isinstance(result, (tuple, list)) and len(result) == 2, "train_char_lm should return (params, losses)"
+    assert isinstance(result, (tuple, list)) and len(result) == 2, _("train_char_lm should return (params, losses)")
     params, losses = result
     # the reported losses are only checked for their format: the verdict comes from the parameters
-    assert isinstance(losses, list) and len(losses) == steps, "losses should be a list with one value per step"
-    assert all(isinstance(v, float) and math.isfinite(v) for v in losses), "losses should be finite Python floats"
-    assert isinstance(params, dict) and set(params) == KEYS, "params should be a dict with the keys of init_char_lm"
+    assert isinstance(losses, list) and len(losses) == steps, _("losses should be a list with one value per step")
+    assert all(isinstance(v, float) and math.isfinite(v) for v in losses), _("losses should be finite Python floats")
+    assert isinstance(params, dict) and set(params) == KEYS, _("params should be a dict with the keys of init_char_lm")
     shapes = {"W_ih": (3 * hidden, V), "W_hh": (3 * hidden, hidden), "b_ih": (3 * hidden,), "b_hh": (3 * hidden,),
               "W_out": (V, hidden), "b_out": (V,)}
     for key, shape in shapes.items():
         value = params[key]
         assert type(value) is torch.Tensor and tuple(value.shape) == shape and value.is_floating_point(), \
-            f"params['{key}'] should be a float tensor of shape {shape}"
-        assert not value.requires_grad, "return the trained parameters detached"
-        assert bool(torch.isfinite(value).all()), "the trained parameters contain inf or nan"
+            _("params['{key}'] should be a float tensor of shape {shape}", key=key, shape=shape)
+        assert not value.requires_grad, _("return the trained parameters detached")
+        assert bool(torch.isfinite(value).all()), _("the trained parameters contain inf or nan")
     return {key: value.detach().cpu().to(torch.float64) for key, value in params.items()}
 
 
@@ -227,7 +233,7 @@ def test_train_char_lm_learns(submission):
     result = submission.train_char_lm(train, **TRAIN_ARGS)
     params = _trained_params(result, TRAIN_ARGS["hidden"], TRAIN_ARGS["steps"])
     assert heldout_loss(params, heldout, TRAIN_ARGS["T"]) < bar, \
-        ("the returned parameters do not predict names they were not trained on (the check measures them with a "
+        _("the returned parameters do not predict names they were not trained on (the check measures them with a "
          "correct GRU and encoding, so make the encode_names and GRU checks pass first): start from init_char_lm, "
          "take an Adam step on every minibatch of the given words, and return the trained parameters")
 
@@ -271,39 +277,75 @@ def test_train_char_lm_uses_its_arguments(submission):
     init = _init_params(base["hidden"], base["seed"])
     frozen = _train_small(submission, **{**base, "lr": 0.0})
     assert all(torch.equal(frozen[k], init[k]) for k in KEYS), \
-        ("with lr = 0 the parameters should come back exactly as init_char_lm(hidden, generator) made them, from "
+        _("with lr = 0 the parameters should come back exactly as init_char_lm(hidden, generator) made them, from "
          "torch.Generator().manual_seed(seed): use the given hidden, seed and lr")
     one_step = _train_small(submission, **{**base, "lr": 0.05})
     moved = [word for word in DISJOINT_WORDS
              if any(not torch.equal(one_step["W_ih"][:, ALPHABET.index(ch)], init["W_ih"][:, ALPHABET.index(ch)])
                     for ch in word)]
     assert 1 <= len(moved) <= base["batch_size"], \
-        "one Adam step with batch_size = 2 should learn from at most 2 names: draw batch_size rows per step"
+        _("one Adam step with batch_size = 2 should learn from at most 2 names: draw batch_size rows per step")
     short = _train_small(submission, **TRAIN_OTHERS)
     letters = [ALPHABET.index(ch) for ch in ALPHABET[1:]]
     untouched = torch.equal(short["W_hh"], init["W_hh"]) and torch.equal(short["W_ih"][:, letters],
                                                                         init["W_ih"][:, letters])
     assert untouched, \
-        "with T = 1 only the first prediction (from the input '.') is trained: encode the names with the given T"
+        _("with T = 1 only the first prediction (from the input '.') is trained: encode the names with the given T")
     assert any(not torch.equal(short[k], init[k]) for k in ("W_out", "b_out", "b_ih", "b_hh")), \
-        "with lr = 0.05 training should change the parameters"
+        _("with lr = 0.05 training should change the parameters")
+
+
+def _same_training(a, b):
+    """Whether two train_char_lm results are identical: every parameter and every reported loss."""
+    (pa, la), (pb, lb) = a, b
+    return la == lb and all(torch.equal(pa[k], pb[k]) for k in KEYS)
+
+
+@pytest.mark.points(1)
+def test_train_char_lm_is_reproducible_with_its_documented_defaults(submission):
+    """train_char_lm(words) trains exactly as train_char_lm(words, hidden=64, steps=150, batch_size=128, lr=0.03,
+    T=8, seed=0), and the same seed gives the same result: every minibatch comes from the generator seeded with
+    `seed` (not torch's global one). A single training name works (rows are drawn from all of range(len(words)))."""
+    runs = [submission.train_char_lm(DISJOINT_WORDS, **TRAIN_OTHERS) for _i in range(2)]
+    for result in runs:
+        _trained_params(result, TRAIN_OTHERS["hidden"], TRAIN_OTHERS["steps"])
+    assert _same_training(*runs), \
+        _("two calls with the same seed gave different results: draw every minibatch with the generator made from "
+         "`seed` (torch.randint(..., generator=generator)), not from torch's global random state")
+    documented = submission.train_char_lm(DISJOINT_WORDS, **TRAIN_ARGS)
+    default = submission.train_char_lm(DISJOINT_WORDS)
+    _trained_params(default, TRAIN_ARGS["hidden"], TRAIN_ARGS["steps"])
+    assert _same_training(documented, default), \
+        _("train_char_lm(words) should train exactly as with its documented defaults (hidden=64, steps=150, "
+         "batch_size=128, lr=0.03, T=8, seed=0): keep the defaults of the signature you were given")
+    single = submission.train_char_lm(["anna"], **TRAIN_OTHERS)
+    _trained_params(single, TRAIN_OTHERS["hidden"], TRAIN_OTHERS["steps"])
 
 
 # --- sampling ----------------------------------------------------------------------------------------------------
 
 @pytest.mark.points(1)
 def test_sample_names_format_and_reproducible(submission):
-    """sample_names returns n names over a-z, stops at '.', respects max_len and is reproducible from a seed."""
+    """sample_names returns n names over a-z, stops at '.', respects max_len (20 by default) and is reproducible
+    from a seed, for n = 1 and for float64 parameters too."""
     params = _send(_params(250, H=8), "cpu", torch.float32)
     first = _names_list(submission.sample_names(params, 40, _generator(submission, 7), 12), 40, 12)
     again = _names_list(submission.sample_names(params, 40, _generator(submission, 7), 12), 40, 12)
-    assert first == again, "the same generator seed should give the same names"
+    assert first == again, _("the same generator seed should give the same names")
     stop = dict(params, W_out=torch.zeros(V, 8), b_out=torch.tensor([40.0] + [0.0] * (V - 1)))
     assert _names_list(submission.sample_names(stop, 5, _generator(submission, 1), 12), 5, 12) == [""] * 5, \
-        "when '.' is (almost) certain at every step, every name should be empty"
+        _("when '.' is (almost) certain at every step, every name should be empty")
     go = dict(params, W_out=torch.zeros(V, 8), b_out=torch.tensor([0.0] * 17 + [40.0] + [0.0] * 9))
     assert _names_list(submission.sample_names(go, 3, _generator(submission, 2), 9), 3, 9) == ["q" * 9] * 3, \
-        "when one letter is (almost) certain at every step, names should be cut at exactly max_len letters"
+        _("when one letter is (almost) certain at every step, names should be cut at exactly max_len letters")
+    assert _names_list(submission.sample_names(go, 2, _generator(submission, 3)), 2, 20) == ["q" * 20] * 2, \
+        _("with max_len left at its default, names should be cut at 20 letters, as the signature says")
+    one = _names_list(submission.sample_names(params, 1, _generator(submission, 4), 12), 1, 12)
+    assert one == _names_list(submission.sample_names(params, 1, _generator(submission, 4), 12), 1, 12), \
+        _("sample_names(params, 1, ...) should work too: keep the batch axis when n = 1 (squeeze(1), not squeeze())")
+    wide = _send(_params(250, H=8), "cpu", torch.float64)
+    _names_list(submission.sample_names(wide, 4, _generator(submission, 5), 12), 4, 12, "with float64 parameters, "
+                "sample_names (keep the state in the parameters' dtype)")
 
 
 # Statistical pass marks: each test below has a false-failure probability of at most 3e-6 for a correct sampler
@@ -336,23 +378,23 @@ def test_sample_names_follow_model_distribution(submission):
     n = 3000
     names = _names_list(submission.sample_names(params, n, _generator(submission, 11), 60), n, 60)
     assert all(set(s) <= set(probs) for s in names), \
-        "a letter with probability ~1e-18 was drawn: sample from softmax(logits)"
+        _("a letter with probability ~1e-18 was drawn: sample from softmax(logits)")
     order = list(probs)
     first = [sum((s[:1] or ".") == ch for s in names) for ch in order]
     p_first = stats.chisquare(first, [n * probs[ch] for ch in order]).pvalue
     assert p_first > P_MIN, \
-        "the first letters do not follow the model's probabilities: draw with torch.multinomial from softmax(logits)"
+        _("the first letters do not follow the model's probabilities: draw with torch.multinomial from softmax(logits)")
     rest = "".join(s[1:] for s in names)
     letters = order[1:]
     counts = [rest.count(ch) for ch in letters]
     total_p = 1.0 - probs["."]
     p_rest = stats.chisquare(counts, [len(rest) * probs[ch] / total_p for ch in letters]).pvalue
-    assert p_rest > P_MIN, "later letters do not follow the model's probabilities"
+    assert p_rest > P_MIN, _("later letters do not follow the model's probabilities")
     mean_len = sum(map(len, names)) / n
     assert 3.6 < mean_len < 4.4, \
-        "the name lengths do not match the model's probability of '.' (names should stop when '.' is drawn)"
+        _("the name lengths do not match the model's probability of '.' (names should stop when '.' is drawn)")
     assert _state_pvalue(submission) > P_MIN, \
-        ("the names do not follow the model when the next character depends on the state: feed each drawn "
+        _("the names do not follow the model when the next character depends on the state: feed each drawn "
          "character back in as the next input, and carry the hidden state from step to step")
 
 

@@ -13,6 +13,8 @@ import pytest
 import torch
 import torch.nn as nn
 
+from autograder.i18n import _
+
 _spec = importlib.util.spec_from_file_location("week03_compare", Path(__file__).with_name("compare.py"))
 compare = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(compare)
@@ -40,19 +42,19 @@ def _torch_mha(params, E, num_heads, x_q, x_kv, keep=None, key_padding=None):
 
 def _call_attention(submission, q, k, v):
     result = submission.attention(q, k, v)
-    assert isinstance(result, (tuple, list)) and len(result) == 2, "attention should return a pair (out, weights)"
+    assert isinstance(result, (tuple, list)) and len(result) == 2, _("attention should return a pair (out, weights)")
     out, weights = result
-    assert type(out) is torch.Tensor and type(weights) is torch.Tensor, "attention should return two torch tensors"
+    assert type(out) is torch.Tensor and type(weights) is torch.Tensor, _("attention should return two torch tensors")
     return out, weights
 
 
 def _call_mha(submission, x_q, x_kv, params, num_heads, mask=None):
     result = submission.multi_head_attention(x_q, x_kv, *params, num_heads, mask)
     assert isinstance(result, (tuple, list)) and len(result) == 2, \
-        "multi_head_attention should return a pair (out, weights)"
+        _("multi_head_attention should return a pair (out, weights)")
     out, weights = result
     assert type(out) is torch.Tensor and type(weights) is torch.Tensor, \
-        "multi_head_attention should return two torch tensors"
+        _("multi_head_attention should return two torch tensors")
     return out, weights
 
 
@@ -74,15 +76,16 @@ def _check_mha(submission, device, g, B, L, S, E, h, keep=None, key_padding=None
     out, weights = _call_mha(submission, x_q_dev, x_kv_dev, dev, h,
                              None if student_mask is None else student_mask.to(device))
     ref_out, ref_w = _torch_mha(params, E, h, x_q, x_kv, keep, key_padding)
-    assert tuple(out.shape) == (B, L, E), f"{what}: out should have shape (B, L, E)"
-    assert tuple(weights.shape) == (B, h, L, S), f"{what}: weights should be per head, shape (B, num_heads, L, S)"
-    assert out.dtype == dtype and weights.dtype == dtype, f"{what}: keep the dtype of the inputs"
+    assert tuple(out.shape) == (B, L, E), _("{what}: out should have shape (B, L, E)", what=what)
+    assert tuple(weights.shape) == (B, h, L, S), _("{what}: weights should be per head, shape (B, num_heads, L, S)",
+                                                   what=what)
+    assert out.dtype == dtype and weights.dtype == dtype, _("{what}: keep the dtype of the inputs", what=what)
     assert _close(weights, ref_w, device), \
-        f"{what}: the per-head weights differ from nn.MultiheadAttention (average_attn_weights=False); check the " \
-        "order of W_q, W_k, W_v in in_proj_weight, split_heads, the scale and the mask"
+        _("{what}: the per-head weights differ from nn.MultiheadAttention (average_attn_weights=False); check the "
+          "order of W_q, W_k, W_v in in_proj_weight, split_heads, the scale and the mask", what=what)
     assert _close(out, ref_out, device), \
-        f"{what}: the per-head weights agree with nn.MultiheadAttention but the output does not; check " \
-        "merge_heads and the output projection"
+        _("{what}: the per-head weights agree with nn.MultiheadAttention but the output does not; check merge_heads "
+          "and the output projection", what=what)
 
 
 @pytest.mark.points(1)
@@ -91,13 +94,13 @@ def test_split_heads_layout(submission):
     for B, T, E, h in ((2, 3, 8, 4), (1, 5, 6, 2), (3, 2, 6, 1)):
         x = torch.arange(B * T * E, dtype=torch.float64).reshape(B, T, E)
         y = submission.split_heads(x, h)
-        assert type(y) is torch.Tensor, "split_heads should return a torch tensor"
+        assert type(y) is torch.Tensor, _("split_heads should return a torch tensor")
         d = E // h
-        assert tuple(y.shape) == (B, h, T, d), "split_heads((B, T, E), h) should have shape (B, h, T, E // h)"
+        assert tuple(y.shape) == (B, h, T, d), _("split_heads((B, T, E), h) should have shape (B, h, T, E // h)")
         for j in range(h):
             assert torch.equal(y[:, j], x[:, :, j * d:(j + 1) * d]), \
-                "split_heads: head j of token t should be the columns [j*d, (j+1)*d) of token t " \
-                "(reshape to (B, T, h, d), then swap the T and h axes)"
+                _("split_heads: head j of token t should be the columns [j*d, (j+1)*d) of token t " \
+                "(reshape to (B, T, h, d), then swap the T and h axes)")
 
 
 @pytest.mark.points(1)
@@ -105,13 +108,16 @@ def test_merge_heads_layout(submission):
     """merge_heads maps (B, h, T, d) to (B, T, h*d) with head j filling the columns [j*d, (j+1)*d)."""
     for B, h, T, d in ((2, 4, 3, 2), (1, 2, 5, 3), (3, 1, 2, 6)):
         y = torch.arange(B * h * T * d, dtype=torch.float64).reshape(B, h, T, d)
-        z = submission.merge_heads(y)
-        assert type(z) is torch.Tensor, "merge_heads should return a torch tensor"
-        assert tuple(z.shape) == (B, T, h * d), "merge_heads((B, h, T, d)) should have shape (B, T, h * d)"
+        call = submission.watch("merge_heads")(y)
+        call.assert_unchanged(["x"], "merge_heads should leave its input as it was: x.transpose_(1, 2) swaps the "
+                              "axes of the caller's tensor; use the out-of-place x.transpose(1, 2)")
+        z = call.value
+        assert type(z) is torch.Tensor, _("merge_heads should return a torch tensor")
+        assert tuple(z.shape) == (B, T, h * d), _("merge_heads((B, h, T, d)) should have shape (B, T, h * d)")
         for j in range(h):
             assert torch.equal(z[:, :, j * d:(j + 1) * d], y[:, j]), \
-                "merge_heads: the columns [j*d, (j+1)*d) of token t should be head j of token t " \
-                "(swap the h and T axes back, then reshape)"
+                _("merge_heads: the columns [j*d, (j+1)*d) of token t should be head j of token t " \
+                "(swap the h and T axes back, then reshape)")
 
 
 @pytest.mark.points(2)
@@ -157,16 +163,16 @@ def test_mha_identity_projections_running_mean(submission):
     params = (in_w, torch.zeros(3 * E, dtype=torch.float64), torch.eye(E, dtype=torch.float64),
               torch.zeros(E, dtype=torch.float64))
     out, weights = _call_mha(submission, x, x, params, h, torch.ones(T, T, dtype=torch.bool).tril())
-    assert tuple(out.shape) == (B, T, E), "out should have shape (B, L, E)"
-    assert tuple(weights.shape) == (B, h, T, T), "weights should have shape (B, num_heads, L, S)"
+    assert tuple(out.shape) == (B, T, E), _("out should have shape (B, L, E)")
+    assert tuple(weights.shape) == (B, h, T, T), _("weights should have shape (B, num_heads, L, S)")
     running_mean = x.cumsum(dim=1) / torch.arange(1, T + 1, dtype=torch.float64)[None, :, None]
     uniform = torch.ones(T, T, dtype=torch.float64).tril()
     uniform = (uniform / uniform.sum(-1, keepdim=True)).expand(B, h, T, T)
     assert _close(weights, uniform, "cpu"), \
-        "with zero query/key projections every allowed key should get the same weight"
+        _("with zero query/key projections every allowed key should get the same weight")
     assert _close(out, running_mean, "cpu"), \
-        "with identity value/output projections, output t should be the average of the inputs 0..t: check how " \
-        "the heads are merged back into (B, L, E)"
+        _("with identity value/output projections, output t should be the average of the inputs 0..t: check how " \
+        "the heads are merged back into (B, L, E)")
 
 
 def _varies_over_tokens(out):
@@ -185,24 +191,24 @@ def test_self_attention_permutation_equivariant(submission):
     out, weights = _call_attention(submission, x, x, x)
     out_p, weights_p = _call_attention(submission, x[:, perm], x[:, perm], x[:, perm])
     for value, shape in ((out, (B, T, E)), (out_p, (B, T, E)), (weights, (B, T, T)), (weights_p, (B, T, T))):
-        assert tuple(value.shape) == shape, "attention(x, x, x) with x of shape (B, T, E): out should be (B, T, E) " \
-            "and weights (B, T, T)"
-    assert _varies_over_tokens(out), "attention gave every token the same output"
-    assert _close(out_p, out[:, perm].detach(), "cpu"), "attention(P x, P x, P x) should equal P attention(x, x, x)"
+        assert tuple(value.shape) == shape, _("attention(x, x, x) with x of shape (B, T, E): out should be (B, T, E) " \
+            "and weights (B, T, T)")
+    assert _varies_over_tokens(out), _("attention gave every token the same output")
+    assert _close(out_p, out[:, perm].detach(), "cpu"), _("attention(P x, P x, P x) should equal P attention(x, x, x)")
     assert _close(weights_p, weights[:, perm][:, :, perm].detach(), "cpu"), \
-        "permuting the tokens should permute both the rows and the columns of the attention weights"
+        _("permuting the tokens should permute both the rows and the columns of the attention weights")
     params = _params(g, E)
     out, weights = _call_mha(submission, x, x, params, h)
     out_p, weights_p = _call_mha(submission, x[:, perm], x[:, perm], params, h)
     for value, shape in ((out, (B, T, E)), (out_p, (B, T, E)), (weights, (B, h, T, T)), (weights_p, (B, h, T, T))):
-        assert tuple(value.shape) == shape, "multi_head_attention: out should have shape (B, L, E) and weights " \
-            "(B, num_heads, L, S)"
-    assert _varies_over_tokens(out), "multi_head_attention gave every token the same output"
+        assert tuple(value.shape) == shape, _("multi_head_attention: out should have shape (B, L, E) and weights " \
+            "(B, num_heads, L, S)")
+    assert _varies_over_tokens(out), _("multi_head_attention gave every token the same output")
     assert _close(out_p, out[:, perm].detach(), "cpu"), \
-        "multi_head_attention on permuted tokens should give the permuted output: something mixes up tokens " \
-        "(check split_heads and merge_heads)"
+        _("multi_head_attention on permuted tokens should give the permuted output: something mixes up tokens " \
+        "(check split_heads and merge_heads)")
     assert _close(weights_p, weights[:, :, perm][:, :, :, perm].detach(), "cpu"), \
-        "multi_head_attention: permuting the tokens should permute the rows and columns of every head's weights"
+        _("multi_head_attention: permuting the tokens should permute the rows and columns of every head's weights")
 
 
 @pytest.mark.points(2)
@@ -220,12 +226,12 @@ def test_equivariance_gap(submission):
         perm = torch.tensor(perm)
         for mask in (None, torch.ones(T, T, dtype=torch.bool).tril()):
             gap = submission.equivariance_gap(x, perm, *params, h, mask)
-            assert type(gap) is float, "equivariance_gap should return a Python float"
-            out, _ = _torch_mha(params, E, h, x, x, mask)
-            out_p, _ = _torch_mha(params, E, h, x[:, perm], x[:, perm], mask)
+            assert type(gap) is float, _("equivariance_gap should return a Python float")
+            out, _unused = _torch_mha(params, E, h, x, x, mask)
+            out_p, _unused = _torch_mha(params, E, h, x[:, perm], x[:, perm], mask)
             expected = (out_p - out[:, perm]).abs().max().item()
             where = "without a mask" if mask is None else "with a causal mask"
             assert math.isfinite(gap) and abs(gap - expected) <= 1e-9 + 1e-6 * expected, \
-                f"equivariance_gap {where} is wrong: compare f(x[:, perm]) with f(x)[:, perm], same mask, and " \
-                "return the largest absolute difference (the check computes f with a correct multi-head " \
-                "attention, so make the multi-head checks pass first)"
+                _("equivariance_gap {where} is wrong: compare f(x[:, perm]) with f(x)[:, perm], same mask, and "
+                  "return the largest absolute difference (the check computes f with a correct multi-head attention, "
+                  "so make the multi-head checks pass first)", where=where)

@@ -14,6 +14,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from autograder.i18n import _
+
 _spec = importlib.util.spec_from_file_location("week04_oracle", Path(__file__).with_name("oracle.py"))
 oracle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(oracle)
@@ -21,13 +23,13 @@ DEVICES = oracle.DEVICES
 
 
 def _tensor(value, what: str) -> torch.Tensor:
-    assert type(value) is torch.Tensor, f"{what} should return a torch.Tensor"
+    assert type(value) is torch.Tensor, _("{what} should return a torch.Tensor", what=what)
     return value
 
 
 def _shaped(value, shape: tuple, what: str) -> torch.Tensor:
     value = _tensor(value, what)
-    assert tuple(value.shape) == shape, f"{what} should return a tensor of shape {shape} here"
+    assert tuple(value.shape) == shape, _("{what} should return a tensor of shape {shape} here", what=what, shape=shape)
     return value
 
 
@@ -38,12 +40,13 @@ def test_sinusoidal_positions_closed_form(submission):
     """sinusoidal_positions(T, E) is the (T, E) table sin/cos(t / 10000^(2i/E)) in float32."""
     for T, E in ((1, 2), (7, 6), (13, 10), (50, 32)):
         pe = _shaped(submission.sinusoidal_positions(T, E), (T, E), f"sinusoidal_positions({T}, {E})")
-        assert pe.dtype == torch.float32, "sinusoidal_positions should return torch's default dtype, float32"
+        assert pe.dtype == torch.float32, _("sinusoidal_positions should return torch's default dtype, float32")
         even = torch.arange(0, E, 2, dtype=torch.float64)
         angles = torch.arange(T, dtype=torch.float64)[:, None] / 10000.0 ** (even / E)
         expected = torch.stack([angles.sin(), angles.cos()], dim=-1).reshape(T, E)   # columns sin, cos, sin, cos, ...
         assert bool(torch.isfinite(pe).all()) and torch.allclose(pe.double(), expected, rtol=0, atol=2e-5), \
-            f"sinusoidal_positions({T}, {E}) differs from PE[t, 2i] = sin(t / 10000^(2i/E)), PE[t, 2i+1] = cos(same)"
+            _("sinusoidal_positions({T}, {E}) differs from PE[t, 2i] = sin(t / 10000^(2i/E)), PE[t, 2i+1] = cos(same)",
+              T=T, E=E)
 
 
 @pytest.mark.points(1)
@@ -59,7 +62,7 @@ def test_embed_adds_token_and_position_rows(submission, device):
         out = _shaped(out, (B, T, 5), "embed")
         expected = F.embedding(tokens, tok) + pos[start:start + T]
         assert oracle.close(out, expected, device), \
-            f"embed with start={start} should add the rows tok_emb[tokens[b, t]] and pos_emb[start + t]"
+            _("embed with start={start} should add the rows tok_emb[tokens[b, t]] and pos_emb[start + t]", start=start)
 
 
 @pytest.mark.points(1)
@@ -77,16 +80,16 @@ def test_block_equivariance_gap(submission):
         perm = torch.tensor(perm)
         for pos in (None, oracle.randn(g, T, E, scale=0.7)):
             gap = submission.block_equivariance_gap(x, perm, block, h, pos)
-            assert type(gap) is float, "block_equivariance_gap should return a Python float"
+            assert type(gap) is float, _("block_equivariance_gap should return a Python float")
             shift = 0.0 if pos is None else pos
             out = oracle.block_forward(block, h, x + shift, causal=False)
             out_p = oracle.block_forward(block, h, x[:, perm] + shift, causal=False)
             expected = (out_p - out[:, perm]).abs().max().item()
             where = "without positions" if pos is None else "with positions"
             assert math.isfinite(gap) and abs(gap - expected) <= 1e-9 + 1e-6 * expected, \
-                f"block_equivariance_gap {where} is wrong: compare f(x[:, perm] + pos) with f(x + pos)[:, perm] for " \
-                "the block with causal=False (the check computes f with PyTorch's layer, so make the decoder_block " \
-                "check pass first)"
+                _("block_equivariance_gap {where} is wrong: compare f(x[:, perm] + pos) with f(x + pos)[:, perm] for "
+                  "the block with causal=False (the check computes f with PyTorch's layer, so make the decoder_block "
+                  "check pass first)", where=where)
 
 
 # --- layer norm, feed-forward, block --------------------------------------------------------------------------------
@@ -104,8 +107,9 @@ def test_layer_norm_matches_torch(submission, device):
         out = submission.layer_norm(x.to(device, dtype), w.to(device, dtype), b.to(device, dtype), eps)
         out = _shaped(out, shape, "layer_norm")
         assert oracle.close(out, F.layer_norm(x, (E,), w, b, eps=eps), device), \
-            f"layer_norm (eps={eps}) differs from F.layer_norm: normalise each position over its last axis with the " \
-            "biased variance (divide by E) and eps inside the square root, then scale by weight and shift by bias"
+            _("layer_norm (eps={eps}) differs from F.layer_norm: normalise each position over its last axis with the "
+              "biased variance (divide by E) and eps inside the square root, then scale by weight and shift by bias",
+              eps=eps)
 
 
 @pytest.mark.points(1)
@@ -122,7 +126,7 @@ def test_feed_forward_matches_linear_gelu(submission, device):
         out = _shaped(out, (3, 5, E), "feed_forward")
         expected = F.linear(F.gelu(F.linear(x, w1, b1)), w2, b2)
         assert oracle.close(out, expected, device), \
-            "feed_forward differs from GELU(x w1^T + b1) w2^T + b2 with the exact (erf) GELU, F.gelu's default"
+            _("feed_forward differs from GELU(x w1^T + b1) w2^T + b2 with the exact (erf) GELU, F.gelu's default")
 
 
 def _block_cases(g):
@@ -141,11 +145,12 @@ def test_decoder_block_matches_encoder_layer_with_causal_mask(submission, device
         sent = {key: value.to(device, dtype) for key, value in block.items()}
         out = _shaped(submission.decoder_block(x.to(device, dtype), sent, h), (B, T, E), "decoder_block")
         assert oracle.close(out, oracle.block_forward(block, h, x, causal=True), device), \
-            f"decoder_block (E={E}, {h} heads) differs from a pre-norm encoder layer with a causal mask: check " \
-            "x + MHA(LN1(x)) with the causal mask (a token may attend to itself and the past), then x + FF(LN2(x))"
+            _("decoder_block (E={E}, {h} heads) differs from a pre-norm encoder layer with a causal mask: check x + "
+              "MHA(LN1(x)) with the causal mask (a token may attend to itself and the past), then x + FF(LN2(x))",
+              E=E, h=h)
         out = _shaped(submission.decoder_block(x.to(device, dtype), sent, h, False), (B, T, E), "decoder_block")
         assert oracle.close(out, oracle.block_forward(block, h, x, causal=False), device), \
-            f"decoder_block with causal=False (E={E}, {h} heads) differs from the same layer without a mask"
+            _("decoder_block with causal=False (E={E}, {h} heads) differs from the same layer without a mask", E=E, h=h)
 
 
 # --- the whole model -------------------------------------------------------------------------------------------------
@@ -161,8 +166,9 @@ def test_gpt_logits_match_torch_layers(submission, device):
         tokens = torch.randint(0, V, (B, T), generator=g)
         out = _shaped(submission.gpt_logits(tokens.to(device), oracle.send(params, device)), (B, T, V), "gpt_logits")
         assert oracle.close(out, oracle.OracleGPT(params).logits(tokens), device), \
-            f"gpt_logits ({N} blocks, E={E}, T={T}) differs from tok_emb[tokens] + pos_emb[:T], the causal pre-norm " \
-            "blocks in order, the final layer norm (norm.weight, norm.bias), then h @ tok_emb^T (tied, no bias)"
+            _("gpt_logits ({N} blocks, E={E}, T={T}) differs from tok_emb[tokens] + pos_emb[:T], the causal pre-norm "
+              "blocks in order, the final layer norm (norm.weight, norm.bias), then h @ tok_emb^T (tied, no bias)",
+              N=N, E=E, T=T)
 
 
 @pytest.mark.points(2)
@@ -179,14 +185,14 @@ def test_gpt_logits_are_causal(submission, device):
     params = oracle.send(oracle.random_gpt(g, V, 16, 4, 2, T), device)
     tokens = torch.randint(0, V, (2, T), generator=g)
     base = _shaped(submission.gpt_logits(tokens.to(device), params), (2, T, V), "gpt_logits").detach().cpu()
-    assert bool(torch.isfinite(base).all()), "gpt_logits returned inf or nan"
+    assert bool(torch.isfinite(base).all()), _("gpt_logits returned inf or nan")
     for t in (0, 3, 8):
         changed = tokens.clone()
         changed[:, t + 1] = (changed[:, t + 1] + 1 + t) % V
         new = _shaped(submission.gpt_logits(changed.to(device), params), (2, T, V), "gpt_logits").detach().cpu()
         same = torch.equal(new[:, :t + 1], base[:, :t + 1]) if device == "cpu" else \
             torch.allclose(new[:, :t + 1], base[:, :t + 1], rtol=1e-5, atol=1e-5)
-        assert same, "changing one token changed the logits at earlier positions: the model looks into the future " \
-                     "(check the causal mask: query i may attend to the keys 0..i only)"
+        assert same, _("changing one token changed the logits at earlier positions: the model looks into the future " \
+                     "(check the causal mask: query i may attend to the keys 0..i only)")
         assert (new[:, t + 1:] - base[:, t + 1:]).abs().amax(dim=-1).min() > 1e-6, \
-            "changing one token should change the logits at its own and every later position"
+            _("changing one token should change the logits at its own and every later position")

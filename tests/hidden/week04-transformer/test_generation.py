@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder.i18n import _
+
 _spec = importlib.util.spec_from_file_location("week04_oracle", Path(__file__).with_name("oracle.py"))
 oracle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(oracle)
@@ -27,10 +29,10 @@ def _generator(submission, seed: int):
 
 
 def _probs(value, V: int) -> torch.Tensor:
-    assert type(value) is torch.Tensor, "filter_probs should return a torch.Tensor"
+    assert type(value) is torch.Tensor, _("filter_probs should return a torch.Tensor")
     assert tuple(value.shape) == (V,) and value.dtype == torch.float64 and value.device.type == "cpu", \
-        "filter_probs should return a float64 CPU tensor of shape (V,)"
-    assert bool(torch.isfinite(value).all()), "filter_probs returned inf or nan"
+        _("filter_probs should return a float64 CPU tensor of shape (V,)")
+    assert bool(torch.isfinite(value).all()), _("filter_probs returned inf or nan")
     return value
 
 
@@ -54,7 +56,8 @@ def test_filter_probs_temperature(submission):
         z = _logits(g, V).to(dtype)
         probs = _probs(submission.filter_probs(z, temperature, None, None), V)
         assert _same_distribution(probs, oracle.filter_probs(z, temperature, None, None)), \
-            f"filter_probs with temperature {temperature} should be softmax(logits / temperature), computed in float64"
+            _("filter_probs with temperature {temperature} should be softmax(logits / temperature), computed in "
+              "float64", temperature=temperature)
 
 
 @pytest.mark.points(1)
@@ -68,8 +71,9 @@ def test_filter_probs_top_k_keeps_ties(submission):
     for z, k, temperature in cases:
         probs = _probs(submission.filter_probs(z.double(), temperature, k, None), z.numel())
         assert _same_distribution(probs, oracle.filter_probs(z, temperature, k, None)), \
-            f"filter_probs with top_k={k} (V={z.numel()}) keeps the wrong tokens or weights: keep the tokens whose " \
-            "logit is at least the k-th largest, ties included, then softmax (k >= V keeps all)"
+            _("filter_probs with top_k={k} (V={z_numel}) keeps the wrong tokens or weights: keep the tokens whose "
+              "logit is at least the k-th largest, ties included, then softmax (k >= V keeps all)",
+              k=k, z_numel=z.numel())
 
 
 @pytest.mark.points(1)
@@ -84,9 +88,10 @@ def test_filter_probs_top_p_keeps_the_crossing_token(submission):
     for z, temperature, k, p in cases:
         probs = _probs(submission.filter_probs(z.double(), temperature, k, p), z.numel())
         assert _same_distribution(probs, oracle.filter_probs(z, temperature, k, p)), \
-            f"filter_probs with top_p={p}" + ("" if k is None else f" after top_k={k}") + " keeps the wrong tokens: " \
-            "sort by probability, keep a token when the mass before it is below top_p (so the token that crosses " \
-            "top_p is kept), zero the others and renormalise"
+            (_("filter_probs with top_p={p} keeps the wrong tokens: ", p=p) if k is None else
+             _("filter_probs with top_p={p} after top_k={k} keeps the wrong tokens: ", p=p, k=k)) + \
+            _("sort by probability, keep a token when the mass before it is below top_p (so the token that crosses "
+              "top_p is kept), zero the others and renormalise")
 
 
 # --- the stream ------------------------------------------------------------------------------------------------------
@@ -104,12 +109,12 @@ def test_sample_next_follows_the_specified_stream(submission):
         for seed in random.Random(413).sample(range(10_000), 12):
             sub_g = _generator(submission, seed)
             drawn = [submission.sample_next(z, temperature, k, p, sub_g) for _ in range(3)]
-            assert all(type(t) is int for t in drawn), "sample_next should return a Python int"
+            assert all(type(t) is int for t in drawn), _("sample_next should return a Python int")
             ref_g = torch.Generator().manual_seed(seed)
             assert drawn == [oracle.draw(probs, ref_g) for _ in range(3)], \
-                "sample_next does not follow the specified stream: per call exactly one u = torch.rand((), " \
+                _("sample_next does not follow the specified stream: per call exactly one u = torch.rand((), " \
                 "generator=generator, dtype=torch.float64), then the number of cdf entries <= u * cdf[-1] " \
-                "(three successive calls with one generator were checked)"
+                "(three successive calls with one generator were checked)")
 
 
 # --- generation ------------------------------------------------------------------------------------------------------
@@ -120,25 +125,28 @@ def _check_generation(submission, name: str, device: str, params: dict, prompt: 
     V, block_size = params["tok_emb"].shape[0], params["pos_emb"].shape[0]
     result = getattr(submission, name)(oracle.send(params, device), prompt, n, temperature, top_k, top_p,
                                        _generator(submission, seed))
-    assert isinstance(result, (tuple, list)) and len(result) == 2, f"{name} should return a pair (tokens, logits)"
+    assert isinstance(result, (tuple, list)) and len(result) == 2, _("{name} should return a pair (tokens, logits)",
+                                                                     name=name)
     tokens, logits = result
     assert isinstance(tokens, list) and len(tokens) == len(prompt) + n, \
-        f"{name} should return the prompt followed by the n new tokens, as a list"
-    assert all(type(t) is int and 0 <= t < V for t in tokens), f"{name}: tokens should be Python ints in [0, V)"
-    assert tokens[:len(prompt)] == prompt, f"{name}: the returned tokens should start with the prompt"
+        _("{name} should return the prompt followed by the n new tokens, as a list", name=name)
+    assert all(type(t) is int and 0 <= t < V for t in tokens), _("{name}: tokens should be Python ints in [0, V)",
+                                                                 name=name)
+    assert tokens[:len(prompt)] == prompt, _("{name}: the returned tokens should start with the prompt", name=name)
     assert type(logits) is torch.Tensor and tuple(logits.shape) == (n, V), \
-        f"{name} should return the logits of every step as a tensor of shape (n, V)"
+        _("{name} should return the logits of every step as a tensor of shape (n, V)", name=name)
     model = oracle.OracleGPT(params)
     ref_g = torch.Generator().manual_seed(seed)
     for i in range(n):
         context = torch.tensor([tokens[:len(prompt) + i][-block_size:]])
         assert oracle.close(logits[i], model.logits(context)[0, -1], device), \
-            f"{name}: the logits of step {i} are not those of the model on the tokens before it" + \
-            (" (cropped to the last block_size tokens)" if len(prompt) + i > block_size else "")
+            (_("{name}: the logits of step {i} are not those of the model on the tokens before it (cropped to the "
+               "last block_size tokens)", name=name, i=i) if len(prompt) + i > block_size else
+             _("{name}: the logits of step {i} are not those of the model on the tokens before it", name=name, i=i))
         expected = oracle.draw(oracle.filter_probs(logits[i], temperature, top_k, top_p), ref_g)
         assert tokens[len(prompt) + i] == expected, \
-            f"{name}: new token {i} is not the draw of the specified stream from that step's logits (one " \
-            "sample_next per token, with the generator you are given)"
+            _("{name}: new token {i} is not the draw of the specified stream from that step's logits (one "
+              "sample_next per token, with the generator you are given)", name=name, i=i)
 
 
 GENERATION_CASES = [([0], 7, 1.0, None, None, 3), ([0, 4, 2], 4, 0.8, 4, None, 4), ([5], 6, 1.3, None, 0.85, 5)]
@@ -169,24 +177,24 @@ def test_gpt_logits_cached_matches_the_full_forward_pass(submission, device):
     for a, b in ((0, 4), (4, 5), (5, 8), (8, 9)):
         result = submission.gpt_logits_cached(tokens[:, a:b].to(device), sent, cache)
         assert isinstance(result, (tuple, list)) and len(result) == 2, \
-            "gpt_logits_cached should return a pair (logits, cache)"
+            _("gpt_logits_cached should return a pair (logits, cache)")
         logits, cache = result
         assert type(logits) is torch.Tensor and tuple(logits.shape) == (B, b - a, V), \
-            "gpt_logits_cached should return logits of shape (B, L, V) for L new tokens"
+            _("gpt_logits_cached should return logits of shape (B, L, V) for L new tokens")
         assert isinstance(cache, (list, tuple)) and len(cache) == N, \
-            "the cache should be a list with one (k, v) pair per block"
+            _("the cache should be a list with one (k, v) pair per block")
         for pair in cache:
             assert isinstance(pair, (list, tuple)) and len(pair) == 2 and all(
                 type(t) is torch.Tensor and tuple(t.shape) == (B, h, b, E // h) for t in pair), \
-                "each block's cache should be a pair (k, v) of tensors of shape (B, num_heads, S_past + L, d)"
+                _("each block's cache should be a pair (k, v) of tensors of shape (B, num_heads, S_past + L, d)")
         assert oracle.close(logits, full[:, a:b], device), \
-            f"the logits of the tokens at positions {a}..{b - 1}, fed after {a} cached positions, differ from " \
-            "gpt_logits on the whole sequence: embed them at their true positions and let query i attend to the " \
-            "keys 0..S_past + i"
+            _("the logits of the tokens at positions {a}..{b_1}, fed after {a} cached positions, differ from "
+              "gpt_logits on the whole sequence: embed them at their true positions and let query i attend to the "
+              "keys 0..S_past + i", a=a, b_1=b - 1)
     for (k, v), (ref_k, ref_v) in zip(cache, model.keys_values(tokens), strict=True):
         assert oracle.close(k, ref_k, device) and oracle.close(v, ref_v, device), \
-            "the cached keys and values should be LN1(x) W_k^T + b_k and LN1(x) W_v^T + b_v after split_heads, " \
-            "for the positions 0..S-1 in order (new ones appended after the old ones)"
+            _("the cached keys and values should be LN1(x) W_k^T + b_k and LN1(x) W_v^T + b_v after split_heads, " \
+            "for the positions 0..S-1 in order (new ones appended after the old ones)")
 
 
 @pytest.mark.points(2)

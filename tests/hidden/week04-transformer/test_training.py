@@ -19,6 +19,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from autograder.i18n import _
+
 _spec = importlib.util.spec_from_file_location("week04_oracle", Path(__file__).with_name("oracle.py"))
 oracle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(oracle)
@@ -88,19 +90,19 @@ def bigram_loss(train, heldout, T: int) -> float:
 
 def trained_params(result, embed_dim: int, num_heads: int, num_layers: int, block_size: int, steps: int, **_) -> dict:
     """train_gpt's parameters as float64 CPU tensors, after checking the format of its whole result."""
-    assert isinstance(result, (tuple, list)) and len(result) == 2, "train_gpt should return (params, losses)"
+    assert isinstance(result, (tuple, list)) and len(result) == 2, _("train_gpt should return (params, losses)")
     params, losses = result
-    assert isinstance(losses, list) and len(losses) == steps, "losses should be a list with one value per step"
-    assert all(isinstance(v, float) and math.isfinite(v) for v in losses), "losses should be finite Python floats"
+    assert isinstance(losses, list) and len(losses) == steps, _("losses should be a list with one value per step")
+    assert all(isinstance(v, float) and math.isfinite(v) for v in losses), _("losses should be finite Python floats")
     assert isinstance(params, dict) and set(params) == oracle.TOP_KEYS, \
-        "params should be a dict with exactly the keys of init_gpt's result"
+        _("params should be a dict with exactly the keys of init_gpt's result")
     assert type(params["num_heads"]) is int and params["num_heads"] == num_heads, \
-        "params['num_heads'] should be the num_heads you were given"
+        _("params['num_heads'] should be the num_heads you were given")
     E, F_dim = embed_dim, 4 * embed_dim
     blocks = params["blocks"]
-    assert isinstance(blocks, list) and len(blocks) == num_layers, "params['blocks'] should hold num_layers blocks"
+    assert isinstance(blocks, list) and len(blocks) == num_layers, _("params['blocks'] should hold num_layers blocks")
     assert all(isinstance(b, dict) and set(b) == set(oracle.BLOCK_KEYS) for b in blocks), \
-        "every block should be a dict with the keys of nn.TransformerEncoderLayer's state_dict"
+        _("every block should be a dict with the keys of nn.TransformerEncoderLayer's state_dict")
     shapes = {"tok_emb": (V, E), "pos_emb": (block_size, E), "norm.weight": (E,), "norm.bias": (E,)}
     block_shapes = {"norm1.weight": (E,), "norm1.bias": (E,), "self_attn.in_proj_weight": (3 * E, E),
                     "self_attn.in_proj_bias": (3 * E,), "self_attn.out_proj.weight": (E, E),
@@ -112,9 +114,9 @@ def trained_params(result, embed_dim: int, num_heads: int, num_layers: int, bloc
               for i, b in enumerate(blocks) for key, shape in block_shapes.items()]
     for name, value, shape in named:
         assert type(value) is torch.Tensor and tuple(value.shape) == shape and value.is_floating_point(), \
-            f"params {name} should be a float tensor of shape {shape}"
-        assert not value.requires_grad, "return the trained parameters detached"
-        assert bool(torch.isfinite(value).all()), "the trained parameters contain inf or nan"
+            _("params {name} should be a float tensor of shape {shape}", name=name, shape=shape)
+        assert not value.requires_grad, _("return the trained parameters detached")
+        assert bool(torch.isfinite(value).all()), _("the trained parameters contain inf or nan")
     as64 = {key: params[key].detach().cpu().to(torch.float64) for key in shapes}
     as64["blocks"] = [{key: value.detach().cpu().to(torch.float64) for key, value in b.items()} for b in blocks]
     as64["num_heads"] = num_heads
@@ -148,10 +150,10 @@ def test_train_gpt_learns(submission):
     baseline = bigram_loss(train, heldout, args["block_size"])
     loss = heldout_loss(params, heldout, args["block_size"])
     assert math.isfinite(loss) and loss < baseline - MARGIN, \
-        "the returned parameters do not predict names they were not trained on clearly better than bigram counts " \
+        _("the returned parameters do not predict names they were not trained on clearly better than bigram counts " \
         "(the check measures them with a correct GPT, so make the gpt_logits checks pass first): start from " \
         "init_gpt, take an Adam step with the decaying learning rate on every minibatch, and return the trained " \
-        "parameters"
+        "parameters")
 
 
 SMALL_ARGS = {"embed_dim": 16, "num_heads": 2, "num_layers": 1, "block_size": 12, "steps": 8, "batch_size": 32,
@@ -172,12 +174,12 @@ def test_train_gpt_follows_its_arguments(submission):
     base = trained_params(submission.train_gpt(words, **SMALL_ARGS), **SMALL_ARGS)
     again = trained_params(submission.train_gpt(words, **SMALL_ARGS), **SMALL_ARGS)
     assert all(torch.equal(a, b) for a, b in zip(_tensors(base), _tensors(again), strict=True)), \
-        "the same arguments should give exactly the same parameters: draw everything from one generator seeded " \
-        "with seed"
+        _("the same arguments should give exactly the same parameters: draw everything from one generator seeded " \
+        "with seed")
     for key, value in VARIED.items():
         args = {**SMALL_ARGS, key: value}
         other = trained_params(submission.train_gpt(words, **args), **args)
         assert not all(torch.equal(a, b) for a, b in zip(_tensors(base), _tensors(other), strict=True)), \
-            f"changing {key} alone gave exactly the same parameters: train_gpt should use its {key} argument"
+            _("changing {key} alone gave exactly the same parameters: train_gpt should use its {key} argument", key=key)
     args = {**SMALL_ARGS, **SHAPED}
     trained_params(submission.train_gpt(words, **args), **args)   # the shapes follow embed_dim, heads, layers, block

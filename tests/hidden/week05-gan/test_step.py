@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder.i18n import _
+
 _spec = importlib.util.spec_from_file_location("week05_oracle", Path(__file__).with_name("oracle.py"))
 oracle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(oracle)
@@ -31,18 +33,19 @@ def _moved(params: dict, device: str) -> dict:
 
 
 def _network(value, like: dict, what: str) -> dict:
-    assert isinstance(value, dict) and set(value) == set(like), f"{what} should be a dict with the input's keys"
+    assert isinstance(value, dict) and set(value) == set(like), _("{what} should be a dict with the input's keys",
+                                                                  what=what)
     for key, tensor in value.items():
         assert type(tensor) is torch.Tensor and tuple(tensor.shape) == tuple(like[key].shape), \
-            f"{what} should hold tensors shaped like the input's"
-        assert not tensor.requires_grad, f"return {what} detached"
+            _("{what} should hold tensors shaped like the input's", what=what)
+        assert not tensor.requires_grad, _("return {what} detached", what=what)
     return value
 
 
 def _step(submission, G, D, real, z, lr_d, lr_g, kind, device):
     result = submission.gan_step(_moved(G, device), _moved(D, device), real.to(device, oracle.dtype_for(device)),
                                  z.to(device, oracle.dtype_for(device)), lr_d, lr_g, kind)
-    assert isinstance(result, (tuple, list)) and len(result) == 2, "gan_step should return (new_G, new_D)"
+    assert isinstance(result, (tuple, list)) and len(result) == 2, _("gan_step should return (new_G, new_D)")
     return _network(result[0], G, "new_G"), _network(result[1], D, "new_D")
 
 
@@ -66,9 +69,9 @@ def test_gan_step_matches_trusted_update(submission, device):
         new_G, new_D = _step(submission, G, D, real, z, lr_d, lr_g, kind, device)
         want_G, want_D = oracle.gan_step(G, D, real, z, lr_d, lr_g, kind)
         assert _all_close(new_D, want_D, device), \
-            "the discriminator's update differs: d_loss on real and detached fakes, one SGD step on D only"
+            _("the discriminator's update differs: d_loss on real and detached fakes, one SGD step on D only")
         assert _all_close(new_G, want_G, device), \
-            "the generator's update differs: g_loss(kind) through the updated discriminator, one SGD step on G only"
+            _("the generator's update differs: g_loss(kind) through the updated discriminator, one SGD step on G only")
 
 
 @pytest.mark.points(2)
@@ -77,8 +80,8 @@ def test_gan_step_discriminator_step_leaves_generator_alone(submission):
     G, D, real, z = _setup(513, 3, 10, 8, 8)
     new_G, new_D = _step(submission, G, D, real, z, 0.3, 0.0, "non_saturating", "cpu")
     assert all(torch.equal(new_G[k].cpu().double(), G[k]) for k in G), \
-        "with lr_g = 0 the generator moved: the discriminator step must not update (or send gradients to) G"
+        _("with lr_g = 0 the generator moved: the discriminator step must not update (or send gradients to) G")
     want_G, want_D = oracle.gan_step(G, D, real, z, 0.3, 0.0, "non_saturating")
-    assert _all_close(new_D, want_D, "cpu"), "the discriminator's update differs from one SGD step on d_loss"
+    assert _all_close(new_D, want_D, "cpu"), _("the discriminator's update differs from one SGD step on d_loss")
     other_G, other_D = _step(submission, G, D, real, z, 0.3, 0.7, "non_saturating", "cpu")
-    assert _all_close(other_D, want_D, "cpu"), "the discriminator's update should not depend on lr_g"
+    assert _all_close(other_D, want_D, "cpu"), _("the discriminator's update should not depend on lr_g")

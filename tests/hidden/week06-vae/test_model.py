@@ -12,6 +12,8 @@ import pytest
 import torch
 from torch.distributions import Normal
 
+from autograder.i18n import _
+
 _spec = importlib.util.spec_from_file_location("week06_oracle", Path(__file__).with_name("oracle.py"))
 oracle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(oracle)
@@ -20,14 +22,15 @@ DEVICES = oracle.DEVICES
 
 def _tensor(value, shape: tuple[int, ...], name: str) -> torch.Tensor:
     """value as a float tensor of `shape` (checked before anything else touches it)."""
-    assert type(value) is torch.Tensor, f"{name} should return a torch.Tensor"
-    assert tuple(value.shape) == shape, f"{name} should return a tensor of shape {shape} here"
-    assert value.is_floating_point(), f"{name} should return a floating-point tensor"
+    assert type(value) is torch.Tensor, _("{name} should return a torch.Tensor", name=name)
+    assert tuple(value.shape) == shape, _("{name} should return a tensor of shape {shape} here", name=name, shape=shape)
+    assert value.is_floating_point(), _("{name} should return a floating-point tensor", name=name)
     return value
 
 
 def _pair(value, shape: tuple[int, ...], name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    assert isinstance(value, (tuple, list)) and len(value) == 2, f"{name} should return a pair (mu, logvar)"
+    assert isinstance(value, (tuple, list)) and len(value) == 2, _("{name} should return a pair (mu, logvar)",
+                                                                   name=name)
     return _tensor(value[0], shape, name), _tensor(value[1], shape, name)
 
 
@@ -47,9 +50,10 @@ def test_encode_matches_linear_layers(submission, device):
                            (B, L), "encode")
         ref_mu, ref_logvar = oracle.encode(x, params)
         assert oracle.close(mu, ref_mu, device), \
-            f"encode (D={D}, H={H}, L={L}): mu differs from ReLU(x W_enc^T + b_enc) W_mu^T + b_mu"
+            _("encode (D={D}, H={H}, L={L}): mu differs from ReLU(x W_enc^T + b_enc) W_mu^T + b_mu", D=D, H=H, L=L)
         assert oracle.close(logvar, ref_logvar, device), \
-            f"encode (D={D}, H={H}, L={L}): logvar differs from ReLU(x W_enc^T + b_enc) W_logvar^T + b_logvar"
+            _("encode (D={D}, H={H}, L={L}): logvar differs from ReLU(x W_enc^T + b_enc) W_logvar^T + b_logvar",
+              D=D, H=H, L=L)
 
 
 @pytest.mark.points(2)
@@ -63,8 +67,8 @@ def test_decode_returns_logits(submission, device):
         logits = _tensor(submission.decode(z.to(device, oracle.dtype_for(device)), oracle.send(params, device)),
                          (B, D), "decode")
         assert oracle.close(logits, oracle.decode(z, params), device), \
-            f"decode (D={D}, H={H}, L={L}) differs from ReLU(z W_dec^T + b_dec) W_out^T + b_out: return logits, " \
-            "with no sigmoid"
+            _("decode (D={D}, H={H}, L={L}) differs from ReLU(z W_dec^T + b_dec) W_out^T + b_out: return logits, "
+              "with no sigmoid", D=D, H=H, L=L)
 
 
 @pytest.mark.points(1)
@@ -79,11 +83,11 @@ def test_reparameterize_values(submission, device):
     z = _tensor(submission.reparameterize(mu.to(device, dt), logvar.to(device, dt), eps.to(device, dt)),
                 (7, 5), "reparameterize")
     assert oracle.close(z, mu + (0.5 * logvar).exp() * eps, device), \
-        "reparameterize differs from mu + sigma * eps: sigma is the standard deviation exp(logvar / 2)"
+        _("reparameterize differs from mu + sigma * eps: sigma is the standard deviation exp(logvar / 2)")
     z0 = _tensor(submission.reparameterize(mu.to(device, dt), logvar.to(device, dt), torch.zeros(7, 5, device=device,
                                                                                                  dtype=dt)),
                  (7, 5), "reparameterize")
-    assert oracle.close(z0, mu, device), "with eps = 0, reparameterize should return mu"
+    assert oracle.close(z0, mu, device), _("with eps = 0, reparameterize should return mu")
 
 
 @pytest.mark.points(1)
@@ -101,8 +105,9 @@ def test_reparameterize_keeps_the_graph(submission):
     for name, a, b in (("mu", mu.clone().requires_grad_(True), logvar),
                        ("logvar", mu, logvar.clone().requires_grad_(True))):
         z = _tensor(submission.reparameterize(a, b, eps), (4, 3), "reparameterize")
-        assert z.requires_grad, f"the result of reparameterize does not depend differentiably on {name}: the " \
-                                "gradient cannot reach the encoder (nothing may be detached, no torch.no_grad)"
+        assert z.requires_grad, _("the result of reparameterize does not depend differentiably on {name}: the "
+                                  "gradient cannot reach the encoder (nothing may be detached, no torch.no_grad)",
+                                  name=name)
 
 
 @pytest.mark.points(2)
@@ -119,8 +124,8 @@ def test_gaussian_kl_matches_torch_distributions(submission, device):
         B, L = mu.shape
         kl = _tensor(submission.gaussian_kl(mu.to(device, dt), logvar.to(device, dt)), (B,), "gaussian_kl")
         assert oracle.close(kl, oracle.gaussian_kl(mu, logvar), device), \
-            f"gaussian_kl (B={B}, L={L}) differs from KL(N(mu, exp(logvar)) || N(0, I)) of each row: " \
-            "0.5 * (sigma^2 + mu^2 - 1 - log sigma^2), summed over the latent dimensions"
+            _("gaussian_kl (B={B}, L={L}) differs from KL(N(mu, exp(logvar)) || N(0, I)) of each row: 0.5 * (sigma^2 "
+              "+ mu^2 - 1 - log sigma^2), summed over the latent dimensions", B=B, L=L)
 
 
 @pytest.mark.points(2)
@@ -137,9 +142,9 @@ def test_bernoulli_nll_matches_bce_with_logits(submission, device):
     for logits in cases:
         nll = _tensor(submission.bernoulli_nll(logits.to(device, dt), x.to(device, dt)), (5,), "bernoulli_nll")
         assert oracle.close(nll, oracle.bernoulli_nll(logits, x), device, rtol=1e-6, atol=1e-6), \
-            "bernoulli_nll differs from -log p(x | logits) summed over the pixels (at moderate or at large " \
+            _("bernoulli_nll differs from -log p(x | logits) summed over the pixels (at moderate or at large " \
             "logits): compute it from the logits (softplus or binary_cross_entropy_with_logits), not through " \
-            "sigmoid probabilities"
+            "sigmoid probabilities")
 
 
 @pytest.mark.points(2)
@@ -155,8 +160,8 @@ def test_neg_elbo_matches_oracle(submission, device):
         loss = _tensor(submission.neg_elbo(x.to(device, dt), oracle.send(params, device), eps.to(device, dt)),
                        (), "neg_elbo")
         assert oracle.close(loss, oracle.neg_elbo(x, params, eps), device), \
-            f"neg_elbo (B={B}) differs from the mean over the batch of bernoulli_nll + gaussian_kl of each image " \
-            "(one z per image from the given eps)"
+            _("neg_elbo (B={B}) differs from the mean over the batch of bernoulli_nll + gaussian_kl of each image "
+              "(one z per image from the given eps)", B=B)
 
 
 @pytest.mark.points(2)
@@ -172,12 +177,12 @@ def test_neg_elbo_grads_match_autograd(submission):
     eps = torch.randn(8, 4, generator=g, dtype=torch.float64)
     grads = submission.neg_elbo_grads(x, oracle.send(params, "cpu"), eps)
     assert isinstance(grads, dict) and set(grads) == set(oracle.KEYS), \
-        "neg_elbo_grads should return a dict with the keys of params"
+        _("neg_elbo_grads should return a dict with the keys of params")
     expected = oracle.neg_elbo_grads(x, params, eps)
     wrong = [key for key in oracle.KEYS
              if not oracle.close(_tensor(grads[key], tuple(params[key].shape), "neg_elbo_grads"), expected[key], "cpu")]
-    assert not wrong, "the gradients of " + ", ".join(wrong) + " differ from autograd's gradients of the negative " \
-                      "ELBO (is the reparameterisation differentiable in mu and logvar?)"
+    assert not wrong, _("the gradients of {names} differ from autograd's gradients of the negative ELBO (is the "
+                        "reparameterisation differentiable in mu and logvar?)", names=", ".join(wrong))
 
 
 def _log_ratio(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -197,8 +202,9 @@ def test_mc_kl_is_the_log_density_ratio(submission):
         eps = torch.randn(S, B, L, generator=g, dtype=torch.float64)
         est = _tensor(submission.mc_kl(mu, logvar, eps), (B,), "mc_kl")
         assert oracle.close(est, _log_ratio(mu, logvar, eps).mean(dim=0), "cpu"), \
-            f"mc_kl with S={S} draws is not the mean over the draws of log q(z) - log p(z), summed over the latent " \
-            "dimensions, at z = mu + exp(logvar / 2) * eps (it is an estimate from these draws, not the closed form)"
+            _("mc_kl with S={S} draws is not the mean over the draws of log q(z) - log p(z), summed over the latent "
+              "dimensions, at z = mu + exp(logvar / 2) * eps (it is an estimate from these draws, not the closed "
+              "form)", S=S)
 
 
 @pytest.mark.points(1)
@@ -212,5 +218,5 @@ def test_mc_kl_converges_to_closed_form(submission):
     stderr = _log_ratio(mu, logvar, eps).std(dim=0) / math.sqrt(20_000)
     gap = (est.detach().to(torch.float64) - oracle.gaussian_kl(mu, logvar)).abs()
     assert bool(torch.isfinite(est).all()) and bool((gap < 4 * stderr).all()), \
-        "the Monte-Carlo estimate from 20,000 draws is not close to the KL divergence: check the sign of " \
-        "log q - log p and the log-variance term of log q"
+        _("the Monte-Carlo estimate from 20,000 draws is not close to the KL divergence: check the sign of " \
+        "log q - log p and the log-variance term of log q")

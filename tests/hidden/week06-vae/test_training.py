@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 import torch
 
+from autograder.i18n import _
+
 _spec = importlib.util.spec_from_file_location("week06_oracle", Path(__file__).with_name("oracle.py"))
 oracle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(oracle)
@@ -63,19 +65,19 @@ def independent_pixels(train: torch.Tensor, heldout: torch.Tensor) -> float:
 
 def trained_params(result, hidden: int, latent: int, steps: int, **_) -> dict:
     """train_vae's parameters as float64 CPU tensors, after checking the format of its whole result."""
-    assert isinstance(result, (tuple, list)) and len(result) == 2, "train_vae should return (params, losses)"
+    assert isinstance(result, (tuple, list)) and len(result) == 2, _("train_vae should return (params, losses)")
     params, losses = result
-    assert isinstance(losses, list) and len(losses) == steps, "losses should be a list with one value per step"
-    assert all(isinstance(v, float) and math.isfinite(v) for v in losses), "losses should be finite Python floats"
+    assert isinstance(losses, list) and len(losses) == steps, _("losses should be a list with one value per step")
+    assert all(isinstance(v, float) and math.isfinite(v) for v in losses), _("losses should be finite Python floats")
     assert isinstance(params, dict) and set(params) == set(oracle.KEYS), \
-        "params should be a dict with exactly the keys of init_vae's result"
+        _("params should be a dict with exactly the keys of init_vae's result")
     out = {}
     for key, shape in oracle.shapes(D, hidden, latent).items():
         value = params[key]
         assert type(value) is torch.Tensor and tuple(value.shape) == shape and value.is_floating_point(), \
-            f"params['{key}'] should be a float tensor of shape {shape}"
-        assert not value.requires_grad, "return the trained parameters detached"
-        assert bool(torch.isfinite(value).all()), "the trained parameters contain inf or nan"
+            _("params['{key}'] should be a float tensor of shape {shape}", key=key, shape=shape)
+        assert not value.requires_grad, _("return the trained parameters detached")
+        assert bool(torch.isfinite(value).all()), _("the trained parameters contain inf or nan")
         out[key] = value.detach().cpu().to(torch.float64)
     return out
 
@@ -109,9 +111,9 @@ def test_train_vae_learns(submission):
     baseline = independent_pixels(train, heldout)
     loss = heldout_neg_elbo(params, heldout)
     assert math.isfinite(loss) and loss < baseline - MARGIN, \
-        "the returned parameters do not model images they were not trained on clearly better than independent " \
+        _("the returned parameters do not model images they were not trained on clearly better than independent " \
         "pixels (the check measures them with a correct VAE, so make the other checks pass first): start from " \
-        "init_vae, take an Adam step on neg_elbo for every minibatch, and return the trained parameters"
+        "init_vae, take an Adam step on neg_elbo for every minibatch, and return the trained parameters")
 
 
 SMALL_ARGS = {"hidden": 16, "latent": 3, "steps": 12, "batch_size": 32, "lr": 0.003, "seed": 5}
@@ -126,12 +128,12 @@ def test_train_vae_follows_its_arguments(submission):
     base = trained_params(submission.train_vae(x, **SMALL_ARGS), **SMALL_ARGS)
     again = trained_params(submission.train_vae(x, **SMALL_ARGS), **SMALL_ARGS)
     assert all(torch.equal(base[k], again[k]) for k in oracle.KEYS), \
-        "the same arguments should give exactly the same parameters: draw everything from one generator seeded " \
-        "with seed"
+        _("the same arguments should give exactly the same parameters: draw everything from one generator seeded " \
+        "with seed")
     for key, value in VARIED.items():
         args = {**SMALL_ARGS, key: value}
         other = trained_params(submission.train_vae(x, **args), **args)
         assert not all(torch.equal(base[k], other[k]) for k in oracle.KEYS), \
-            f"changing {key} alone gave exactly the same parameters: train_vae should use its {key} argument"
+            _("changing {key} alone gave exactly the same parameters: train_vae should use its {key} argument", key=key)
     args = {**SMALL_ARGS, **SHAPED}
     trained_params(submission.train_vae(x, **args), **args)   # the shapes follow hidden and latent

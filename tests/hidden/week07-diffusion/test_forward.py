@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder.i18n import _
+
 _spec = importlib.util.spec_from_file_location("week07_oracle", Path(__file__).with_name("oracle.py"))
 oracle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(oracle)
@@ -22,10 +24,11 @@ KEYS = {"betas", "alphas", "alphas_cumprod"}
 
 def _schedule(value, T: int) -> dict:
     assert isinstance(value, dict) and set(value) == KEYS, \
-        "make_schedule should return a dict with exactly the keys betas, alphas and alphas_cumprod"
+        _("make_schedule should return a dict with exactly the keys betas, alphas and alphas_cumprod")
     for key in KEYS:
         assert type(value[key]) is torch.Tensor and tuple(value[key].shape) == (T,) \
-            and value[key].dtype == torch.float64, f"make_schedule's {key} should be a float64 tensor of shape (T,)"
+            and value[key].dtype == torch.float64, _("make_schedule's {key} should be a float64 tensor of shape (T,)",
+                                                     key=key)
     return {key: value[key].detach().cpu() for key in KEYS}
 
 
@@ -39,9 +42,9 @@ def test_make_schedule_linear(submission):
     for T, beta_1, beta_T in ((100, 1e-3, 0.2), (1000, 1e-4, 0.02), (7, 0.05, 0.35), (2, 0.1, 0.3)):
         got = _schedule(submission.make_schedule(T, beta_1, beta_T, "linear"), T)
         assert torch.allclose(got["betas"], oracle.schedule(T, beta_1, beta_T)["betas"], rtol=1e-10, atol=1e-13), \
-            f"linear schedule, T = {T}: betas should be evenly spaced from beta_1 to beta_T"
+            _("linear schedule, T = {T}: betas should be evenly spaced from beta_1 to beta_T", T=T)
         assert _matches(got, oracle.schedule(T, beta_1, beta_T)), \
-            f"linear schedule, T = {T}: alphas = 1 - betas and alphas_cumprod = their running product"
+            _("linear schedule, T = {T}: alphas = 1 - betas and alphas_cumprod = their running product", T=T)
 
 
 @pytest.mark.points(1)
@@ -50,7 +53,7 @@ def test_make_schedule_cosine(submission):
     for T in (100, 40, 1000):
         got = _schedule(submission.make_schedule(T, 1e-3, 0.2, "cosine"), T)
         assert _matches(got, oracle.schedule(T, kind="cosine")), \
-            f"cosine schedule, T = {T}: betas = 1 - f(t)/f(t-1), clipped at 0.999; alphas_cumprod their product"
+            _("cosine schedule, T = {T}: betas = 1 - f(t)/f(t-1), clipped at 0.999; alphas_cumprod their product", T=T)
 
 
 @pytest.mark.points(1)
@@ -66,8 +69,8 @@ def test_q_sample_closed_form(submission, device):
         eps = torch.randn(16, D, generator=g, dtype=torch.float64)
         out = submission.q_sample(x0.to(device, dtype), t.to(device), eps.to(device, dtype), sched)
         assert oracle.close(out, oracle.q_sample(x0, t, eps, sched), device), \
-            f"q_sample differs from sqrt(abar_t) x0 + sqrt(1 - abar_t) eps (T = {T}; index 0 is the first step)"
-        assert out.device.type == device and out.dtype == dtype, "q_sample should keep the device and dtype of x0"
+            _("q_sample differs from sqrt(abar_t) x0 + sqrt(1 - abar_t) eps (T = {T}; index 0 is the first step)", T=T)
+        assert out.device.type == device and out.dtype == dtype, _("q_sample should keep the device and dtype of x0")
 
 
 @pytest.mark.points(1)
@@ -80,16 +83,19 @@ def test_q_sample_matches_iterated_forward_process(submission):
         x0 = torch.tensor([start], dtype=torch.float64).repeat(n, 1)
         eps = torch.randn(n, 2, generator=g, dtype=torch.float64)
         jump = torch.as_tensor(submission.q_sample(x0, torch.full((n,), i), eps, sched))
-        assert jump.shape == (n, 2) and bool(torch.isfinite(jump).all()), "q_sample should return (B, D) finite values"
+        assert jump.shape == (n, 2) and bool(torch.isfinite(jump).all()), _("q_sample should return (B, D) finite "
+                                                                            "values")
         jump = jump.double()
         steps = oracle.iterate_forward(x0, i, sched, g)
         var_true = 1 - float(sched["alphas_cumprod"][i])
         se_mean = math.sqrt(2 * var_true / n)
         se_var = var_true * math.sqrt(4 / (n - 1))
         assert bool(((jump.mean(0) - steps.mean(0)).abs() < 6 * se_mean).all()), \
-            f"after {i + 1} forward steps the mean of q_sample's draws is not that of the step-by-step process"
+            _("after {i_1} forward steps the mean of q_sample's draws is not that of the step-by-step process",
+              i_1=i + 1)
         assert bool(((jump.var(0) - steps.var(0)).abs() < 6 * se_var).all()), \
-            f"after {i + 1} forward steps the variance of q_sample's draws is not that of the step-by-step process"
+            _("after {i_1} forward steps the variance of q_sample's draws is not that of the step-by-step process",
+              i_1=i + 1)
 
 
 @pytest.mark.points(2)
@@ -104,9 +110,9 @@ def test_posterior_matches_bayes_rule(submission, device):
         x0 = torch.randn(16, 2, generator=g, dtype=torch.float64) * 2
         xt = torch.randn(16, 2, generator=g, dtype=torch.float64)
         result = submission.posterior_mean_var(x0.to(device, dtype), xt.to(device, dtype), t.to(device), sched)
-        assert isinstance(result, (tuple, list)) and len(result) == 2, "posterior_mean_var should return (mean, var)"
+        assert isinstance(result, (tuple, list)) and len(result) == 2, _("posterior_mean_var should return (mean, var)")
         mean, var = oracle.posterior_bayes(x0, xt, t, sched)
         assert oracle.close(result[0], mean, device), \
-            f"the posterior mean differs from Bayes' rule (T = {T}; at index 0 the posterior is x0 itself)"
+            _("the posterior mean differs from Bayes' rule (T = {T}; at index 0 the posterior is x0 itself)", T=T)
         assert oracle.close(result[1], var, device, atol=1e-13), \
-            f"the posterior variance (one number per row, shape (B,)) differs from Bayes' rule (T = {T})"
+            _("the posterior variance (one number per row, shape (B,)) differs from Bayes' rule (T = {T})", T=T)

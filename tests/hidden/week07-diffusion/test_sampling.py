@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder.i18n import _
+
 _spec = importlib.util.spec_from_file_location("week07_oracle", Path(__file__).with_name("oracle.py"))
 oracle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(oracle)
@@ -44,9 +46,9 @@ def test_eps_loss(submission, device):
         expected = ((eps - net(oracle.q_sample(x0, t, eps, sched), t, y)) ** 2).sum(dim=1).mean()
         loss = submission.eps_loss(_send(params, device), x0.to(device, dtype), t.to(device), eps.to(device, dtype),
                                    sched, None if y is None else y.to(device))
-        assert type(loss) is torch.Tensor and loss.dim() == 0, "eps_loss should return a 0-dimensional tensor"
+        assert type(loss) is torch.Tensor and loss.dim() == 0, _("eps_loss should return a 0-dimensional tensor")
         assert oracle.close(loss, expected, device), \
-            "eps_loss differs from the mean over the batch of the squared error summed over the coordinates"
+            _("eps_loss differs from the mean over the batch of the squared error summed over the coordinates")
 
 
 @pytest.mark.points(1)
@@ -64,7 +66,7 @@ def test_guided_eps(submission, device):
     for w in (0.0, 1.0, 3.0, 7.5, -0.5):
         out = submission.guided_eps(sent, x.to(device, dtype), t.to(device), y.to(device), w)
         assert oracle.close(out, net.guided(x, t, y, w), device), \
-            f"guided_eps at w = {w} differs from eps_uncond + w * (eps_cond - eps_uncond)"
+            _("guided_eps at w = {w} differs from eps_uncond + w * (eps_cond - eps_uncond)", w=w)
 
 
 @pytest.mark.points(2)
@@ -78,9 +80,9 @@ def test_p_sample_loop_follows_the_contract(submission, device):
         expected = oracle.sample(oracle.Net(params), n, torch.Generator().manual_seed(seed), sched)
         out = submission.p_sample_loop(_send(params, device), n, _generator(submission, seed), sched)
         assert oracle.close(out, expected, device, rtol=1e-8, atol=1e-10), \
-            f"with T = {T} steps and n = {n}, p_sample_loop's samples differ from the contract's ancestral sampler " \
-            "(x_T first; mean from the predicted noise; variance beta~; one draw per step with i > 0 and none at " \
-            "i = 0)"
+            _("with T = {T} steps and n = {n}, p_sample_loop's samples differ from the contract's ancestral sampler "
+              "(x_T first; mean from the predicted noise; variance beta~; one draw per step with i > 0 and none at i "
+              "= 0)", T=T, n=n)
 
 
 @pytest.mark.points(1)
@@ -95,4 +97,4 @@ def test_p_sample_loop_with_guidance(submission, device):
         expected = oracle.sample(oracle.Net(params), 9, torch.Generator().manual_seed(seed), sched, y, w)
         out = submission.p_sample_loop(_send(params, device), 9, _generator(submission, seed), sched, y.to(device), w)
         assert oracle.close(out, expected, device, rtol=1e-8, atol=1e-10), \
-            f"with labels and w = {w}, p_sample_loop's samples differ from the contract's guided sampler"
+            _("with labels and w = {w}, p_sample_loop's samples differ from the contract's guided sampler", w=w)

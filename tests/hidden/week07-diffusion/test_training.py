@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder.i18n import _
+
 _spec = importlib.util.spec_from_file_location("week07_oracle", Path(__file__).with_name("oracle.py"))
 oracle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(oracle)
@@ -40,13 +42,14 @@ def trained_params(value, num_classes: int = 0) -> dict:
     shapes = {"net.0.weight": (128, in_dim), "net.0.bias": (128,), "net.2.weight": (128, 128), "net.2.bias": (128,),
               "net.4.weight": (128, 128), "net.4.bias": (128,), "net.6.weight": (2, 128), "net.6.bias": (2,)}
     assert isinstance(value, dict) and set(value) == set(shapes), \
-        "train_ddpm should return a dict with exactly the keys of init_eps_net's result"
+        _("train_ddpm should return a dict with exactly the keys of init_eps_net's result")
     for key, shape in shapes.items():
         tensor = value[key]
         assert type(tensor) is torch.Tensor and tuple(tensor.shape) == shape and tensor.is_floating_point(), \
-            f"params {key} should be a float tensor of the shape init_eps_net gives it (num_classes = {num_classes})"
-        assert not tensor.requires_grad, "return the trained parameters detached"
-        assert bool(torch.isfinite(tensor).all()), "the trained parameters contain inf or nan"
+            _("params {key} should be a float tensor of the shape init_eps_net gives it (num_classes = {num_classes})",
+              key=key, num_classes=num_classes)
+        assert not tensor.requires_grad, _("return the trained parameters detached")
+        assert bool(torch.isfinite(tensor).all()), _("the trained parameters contain inf or nan")
     return {key: value[key].detach().cpu().to(torch.float64) for key in shapes}
 
 
@@ -75,10 +78,10 @@ def test_train_ddpm_covers_the_modes(submission):
                             oracle.schedule(*SCHEDULE))
     in_mode, shares = oracle.mode_stats(samples, oracle.centres_of(ANGLE))
     assert in_mode >= MIN_IN_MODE, \
-        "too few samples of the trained network land on the modes of the ring (the check samples with a correct " \
-        "reverse process, so make the p_sample_loop checks pass first): train with eps_loss for all the steps"
+        _("too few samples of the trained network land on the modes of the ring (the check samples with a correct " \
+        "reverse process, so make the p_sample_loop checks pass first): train with eps_loss for all the steps")
     assert float(shares.min()) >= MIN_SHARE, \
-        "the samples of the trained network miss some modes of the ring or leave them nearly empty"
+        _("the samples of the trained network miss some modes of the ring or leave them nearly empty")
 
 
 SMALL = {"steps": 12, "batch_size": 32, "lr": 1e-3, "seed": 5}
@@ -94,17 +97,18 @@ def test_train_ddpm_follows_its_arguments(submission):
     base = trained_params(submission.train_ddpm(data, sched, **SMALL))
     again = trained_params(submission.train_ddpm(data, sched, **SMALL))
     assert all(torch.equal(base[k], again[k]) for k in base), \
-        "the same arguments should give exactly the same parameters: draw everything from one generator seeded " \
-        "with seed"
+        _("the same arguments should give exactly the same parameters: draw everything from one generator seeded " \
+        "with seed")
     for key, value in VARIED.items():
         other = trained_params(submission.train_ddpm(data, sched, **{**SMALL, key: value}))
         assert not all(torch.equal(base[k], other[k]) for k in base), \
-            f"changing {key} alone gave exactly the same parameters: train_ddpm should use its {key} argument"
+            _("changing {key} alone gave exactly the same parameters: train_ddpm should use its {key} argument",
+              key=key)
     cond = {**SMALL, "labels": labels, "num_classes": 8}
     first = trained_params(submission.train_ddpm(data, sched, **cond), 8)
     other = trained_params(submission.train_ddpm(data, sched, **cond, p_uncond=0.6), 8)
     assert not all(torch.equal(first[k], other[k]) for k in first), \
-        "changing p_uncond alone gave exactly the same parameters: drop labels with probability p_uncond"
+        _("changing p_uncond alone gave exactly the same parameters: drop labels with probability p_uncond")
 
 
 @pytest.mark.points(2)
@@ -134,5 +138,5 @@ def test_guidance_draws_the_requested_mode(submission):
                             GUIDANCE_W)
     hit = ((samples - oracle.centres_of(ANGLE)[want]).norm(dim=1) < 0.3).double().mean().item()
     assert hit >= MIN_HIT, \
-        "guided samples of the trained conditional network do not land in the requested mode often enough: " \
-        "train with the labels, replaced by the 'no label' index num_classes with probability p_uncond"
+        _("guided samples of the trained conditional network do not land in the requested mode often enough: " \
+        "train with the labels, replaced by the 'no label' index num_classes with probability p_uncond")
