@@ -549,7 +549,7 @@ def _stale() -> list[str]:
             if cid not in MD:
                 out.append(f"markdown cell {cid} has no Korean in MD")
             elif source.strip("\n") != EN[cid].strip("\n"):
-                change = _first_difference(EN[cid], source)
+                change = _first_difference(EN[cid].strip("\n"), source.strip("\n"))
                 out.append(f"markdown cell {cid} changed since it was translated ({change}): translate the change"
                            " in MD and copy the new English into EN")
         elif cell["cell_type"] == "code":
@@ -562,4 +562,5 @@ def _stale() -> list[str]:
 
 _problems = _stale()
 if _problems:
-    raise SystemExit(f"{Path(__file__).name}: the Korean no longer fits {NOTEBOOK.name}: " + "; ".join(_problems))
+    raise SystemExit(f"tools/ko/{Path(__file__).name}: the Korean no longer fits {NOTEBOOK.name}: "
+                     + "; ".join(_problems))
