@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder.i18n import _
+
 _spec = importlib.util.spec_from_file_location("week08_oracle", Path(__file__).with_name("oracle.py"))
 oracle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(oracle)
@@ -37,16 +39,16 @@ def test_coupling_forward(submission, device):
         x = torch.randn(17, dim, generator=g, dtype=torch.float64) * 1.5
         out = submission.coupling_forward(sent, x.to(device, dtype), b.to(device, dtype))
         assert type(out) is torch.Tensor and tuple(out.shape) == (17, dim), \
-            f"coupling_forward should return a (B, D) tensor (D = {dim})"
+            _("coupling_forward should return a (B, D) tensor (D = {dim})", dim=dim)
         assert out.device.type == device and out.dtype == dtype, \
-            "coupling_forward should keep the device and dtype of x"
+            _("coupling_forward should keep the device and dtype of x")
         kept = b.bool()
         if device == "cpu":
             assert torch.equal(out.detach()[:, kept], x[:, kept]), \
-                f"D = {dim}, mask of layer {k}: the kept coordinates (mask 1) should be copied exactly"
+                _("D = {dim}, mask of layer {k}: the kept coordinates (mask 1) should be copied exactly", dim=dim, k=k)
         assert oracle.close(out, oracle.Layer(params).forward(x, b), device), \
-            f"D = {dim}, mask of layer {k}: the transformed coordinates should be x * exp(s) + t, with s and t " \
-            "from conditioner(layer, mask * x)"
+            _("D = {dim}, mask of layer {k}: the transformed coordinates should be x * exp(s) + t, with s and t " \
+              "from conditioner(layer, mask * x)", dim=dim, k=k)
 
 
 @pytest.mark.points(1)
@@ -62,16 +64,16 @@ def test_coupling_inverse(submission, device):
         y = torch.randn(15, dim, generator=g, dtype=torch.float64) * 2
         out = submission.coupling_inverse(sent, y.to(device, dtype), b.to(device, dtype))
         assert oracle.close(out, layer.inverse(y, b), device), \
-            f"D = {dim}, mask of layer {k}: coupling_inverse does not undo the coupling layer"
+            _("D = {dim}, mask of layer {k}: coupling_inverse does not undo the coupling layer", dim=dim, k=k)
         assert out.device.type == device and out.dtype == dtype, \
-            "coupling_inverse should keep the device and dtype of y"
+            _("coupling_inverse should keep the device and dtype of y")
         if device == "cpu":
             x = torch.randn(15, dim, generator=g, dtype=torch.float64) * 2
             forward = submission.coupling_forward(sent, x, b)
             back = submission.coupling_inverse(sent, forward, b)
             assert type(back) is torch.Tensor and tuple(back.shape) == (15, dim) \
                 and float((back.detach().double() - x).abs().max()) < 1e-10, \
-                f"D = {dim}: in float64, coupling_inverse(coupling_forward(x)) should give x back to 1e-10"
+                _("D = {dim}: in float64, coupling_inverse(coupling_forward(x)) should give x back to 1e-10", dim=dim)
 
 
 @pytest.mark.points(2)
@@ -88,6 +90,6 @@ def test_log_det_matches_the_jacobian(submission, device):
         expected = oracle.jacobian_log_det(lambda v, p=params, m=b: oracle.Layer(p).forward(v, m), x)
         out = submission.log_det(sent, x.to(device, dtype), b.to(device, dtype))
         assert type(out) is torch.Tensor and tuple(out.shape) == (12,), \
-            "log_det should return one number per row, shape (B,)"
+            _("log_det should return one number per row, shape (B,)")
         assert oracle.close(out, expected, device, rtol=1e-8, atol=1e-10), \
-            f"D = {dim}, mask of layer {k}: log_det differs from log|det| of the layer's Jacobian"
+            _("D = {dim}, mask of layer {k}: log_det differs from log|det| of the layer's Jacobian", dim=dim, k=k)

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder.i18n import _
+
 _spec = importlib.util.spec_from_file_location("week08_oracle", Path(__file__).with_name("oracle.py"))
 oracle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(oracle)
@@ -36,17 +38,18 @@ def trained_params(value, num_layers: int = 8, hidden: int = 64, dim: int = 2) -
     shapes = {"net.0.weight": (hidden, dim), "net.0.bias": (hidden,), "net.2.weight": (hidden, hidden),
               "net.2.bias": (hidden,), "net.4.weight": (2 * dim, hidden), "net.4.bias": (2 * dim,)}
     assert isinstance(value, list) and len(value) == num_layers, \
-        f"train_flow should return a list of num_layers = {num_layers} layers"
+        _("train_flow should return a list of num_layers = {num_layers} layers", num_layers=num_layers)
     out = []
     for layer in value:
         assert isinstance(layer, dict) and set(layer) == set(shapes), \
-            "every layer train_flow returns should be a dict with exactly the keys of init_flow's layers"
+            _("every layer train_flow returns should be a dict with exactly the keys of init_flow's layers")
         for key, shape in shapes.items():
             tensor = layer[key]
             assert type(tensor) is torch.Tensor and tuple(tensor.shape) == shape and tensor.is_floating_point(), \
-                f"{key} should be a float tensor of the shape init_flow gives it (hidden = {hidden}, D = {dim})"
-            assert not tensor.requires_grad, "return the trained parameters detached"
-            assert bool(torch.isfinite(tensor).all()), "the trained parameters contain inf or nan"
+                _("{key} should be a float tensor of the shape init_flow gives it (hidden = {hidden}, D = {dim})",
+                  key=key, hidden=hidden, dim=dim)
+            assert not tensor.requires_grad, _("return the trained parameters detached")
+            assert bool(torch.isfinite(tensor).all()), _("the trained parameters contain inf or nan")
         out.append({key: layer[key].detach().cpu().to(torch.float64) for key in shapes})
     return out
 
@@ -73,9 +76,9 @@ def test_train_flow_beats_the_gaussian(submission):
     params = trained_params(submission.train_flow(train, **TRAIN_ARGS))
     margin = oracle.gaussian_nll(train, held) - held_out_nll(params, held)
     assert margin >= MIN_MARGIN, \
-        "the held-out negative log-likelihood of the trained flow (computed by the grader from your parameters) is " \
-        "not far enough below the best Gaussian's: make the flow_log_prob checks pass first, then train on " \
-        "-flow_log_prob for all the steps"
+        _("the held-out negative log-likelihood of the trained flow (computed by the grader from your parameters) is " \
+          "not far enough below the best Gaussian's: make the flow_log_prob checks pass first, then train on " \
+          "-flow_log_prob for all the steps")
 
 
 SMALL = {"steps": 12, "batch_size": 32, "lr": 1e-3, "seed": 5, "num_layers": 3, "hidden": 8}
@@ -85,17 +88,18 @@ VARIED = {"lr": 3e-3, "steps": 14, "batch_size": 48, "seed": 6}
 @pytest.mark.points(1)
 def test_train_flow_follows_its_arguments(submission):
     """train_flow is reproducible from its seed; lr, steps, batch_size, seed, num_layers and hidden all matter."""
-    train, _ = moons_data()
+    train = moons_data()[0]
     train = train[:600]
     base = trained_params(submission.train_flow(train, **SMALL), 3, 8)
     again = trained_params(submission.train_flow(train, **SMALL), 3, 8)
     same = all(torch.equal(a[k], b[k]) for a, b in zip(base, again, strict=True) for k in a)
-    assert same, "the same arguments should give exactly the same parameters: draw every batch from one generator " \
-                 "seeded with seed"
+    assert same, _("the same arguments should give exactly the same parameters: draw every batch from one generator " \
+                   "seeded with seed")
     for key, value in VARIED.items():
         other = trained_params(submission.train_flow(train, **{**SMALL, key: value}), 3, 8)
         assert not all(torch.equal(a[k], b[k]) for a, b in zip(base, other, strict=True) for k in a), \
-            f"changing {key} alone gave exactly the same parameters: train_flow should use its {key} argument"
+            _("changing {key} alone gave exactly the same parameters: train_flow should use its {key} argument",
+              key=key)
     trained_params(submission.train_flow(train, **{**SMALL, "num_layers": 5, "hidden": 6}), 5, 6)
     three_d = torch.cat([train, train[:, :1] * train[:, 1:]], dim=1)
     trained_params(submission.train_flow(three_d, **SMALL), 3, 8, 3)
