@@ -85,7 +85,12 @@ def test_flow_log_prob(submission, device):
 @pytest.mark.points(2)
 @pytest.mark.parametrize("device", DEVICES)
 def test_sample(submission, device):
-    """sample draws z = randn(n, D, float64) from the generator and runs the inverse layers L-1, ..., 0 exactly."""
+    """sample draws z = randn(n, D, float64) from the generator and runs the inverse layers L-1, ..., 0 exactly.
+
+    On the CPU also with float32 parameters: the samples come back in float32, so the noise and every layer's mask
+    follow the parameters' dtype (a float64 mask left on the CPU works with float64 CPU parameters only: it mixes
+    dtypes in the conditioner on float32, and devices on a GPU).
+    """
     g = torch.Generator().manual_seed(813)
     for (dim, num_layers, hidden), (n, seed) in zip(CASES, ((25, 5), (7, 6), (40, 7), (18, 8)), strict=True):
         params = oracle.random_flow(g, num_layers, dim, hidden)
@@ -98,3 +103,14 @@ def test_sample(submission, device):
         assert oracle.close(out, expected, device), \
             _("D = {dim}, {num_layers} layers: the samples differ from the inverse flow (layers L-1 down to 0) " \
               "applied to one float64 torch.randn(n, D) draw from the generator", dim=dim, num_layers=num_layers)
+    if device == "cpu":
+        params = oracle.random_flow(g, 4, 3, 9)
+        expected = oracle.Flow(params).sample(30, torch.Generator().manual_seed(9))
+        out = submission.sample([{key: value.float() for key, value in layer.items()} for layer in params], 30,
+                                _generator(submission, 9))
+        assert type(out) is torch.Tensor and tuple(out.shape) == (30, 3) and out.dtype == torch.float32, \
+            _("with float32 parameters on the CPU, sample should return float32 samples of shape (n, D): move the "
+              "noise and every layer's mask to the device and dtype of the parameters")
+        assert oracle.close(out, expected, device, rtol=1e-4, atol=1e-4), \
+            _("with float32 parameters on the CPU, the samples differ from the inverse flow applied to the "
+              "generator's float64 noise (to float32 precision)")
