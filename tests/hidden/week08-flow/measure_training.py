@@ -1,0 +1,91 @@
+"""Measure the thresholds of test_training.py (run by hand; not a check, never sent to the sandbox).
+
+Trains the reference solution's train_flow (solutions/week08-flow/flow.ipynb, run in this process: it is trusted code)
+on the check's rotated and shifted moons over several seeds and prints what the check computes: the held-out NLL of the
+returned parameters by the oracle's flow, the Gaussian baseline's, and the margin; then the same for short training,
+for parameters trained on the notebook's moons, and for the known-wrong notebooks whose training differs. Usage, from
+the repository root:
+
+    OMP_NUM_THREADS=1 .venv/bin/python tests/hidden/week08-flow/measure_training.py [seed ...] [--short-only]
+
+--short-only trains only the reference's short runs (SHORT_STEPS optimizer steps, the check's seed).
+"""
+
+import contextlib
+import importlib.util
+import io
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import torch
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+SOLUTIONS = ROOT / "solutions/week08-flow"
+# known-wrong notebooks whose train_flow differs from the reference's (solutions/<id>/wrong/<name>.ipynb)
+WRONG_TRAINING = ["train-handful-of-steps", "train-ignores-lr", "missing-permutation", "log-det-sign",
+                  "log-prob-missing-log-det", "scale-not-exponentiated", "wrong-half-conditioned"]
+SHORT_STEPS = (10, 30, 100, 200, 300)
+
+
+def _load_check():
+    spec = importlib.util.spec_from_file_location("week08_training_check", HERE / "test_training.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _namespace(notebook: Path) -> dict:
+    """The graded code of a reference or known-wrong notebook run here (public checks and demos left out)."""
+    nb = nbformat.read(notebook, as_version=4)
+    namespace = {"__name__": "__main__"}
+    for cell in nb.cells:
+        grading = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or "skip-grading" in cell.metadata.get("tags", []) or grading.get("grade"):
+            continue
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(cell.source, str(notebook), "exec"), namespace)  # noqa: S102 - the instructor's notebooks
+    return namespace
+
+
+def main(seeds: list[int], short_only: bool = False) -> None:
+    torch.set_num_threads(1)
+    check = _load_check()
+    oracle = check.oracle
+    train, held = check.moons_data()
+    gauss = oracle.gaussian_nll(train, held)
+    print(f"Gaussian baseline: held-out NLL {gauss:.3f}; threshold: margin >= {check.MIN_MARGIN}; "
+          f"args {check.TRAIN_ARGS}", flush=True)
+
+    def judge(label, namespace, data=train, **overrides):
+        start = time.process_time()
+        try:
+            params = check.trained_params(namespace["train_flow"](data, **{**check.TRAIN_ARGS, **overrides}))
+        except (AssertionError, RuntimeError, ValueError) as exc:
+            print(f"{label:<48} no verdict: {exc}", flush=True)
+            return
+        cpu = time.process_time() - start
+        nll = check.held_out_nll(params, held)
+        verdict = "pass" if gauss - nll >= check.MIN_MARGIN else "FAIL"
+        print(f"{label:<48} NLL {nll:.3f}  margin {gauss - nll:+.3f}  {verdict}  ({cpu:4.1f} s CPU)", flush=True)
+
+    ref = _namespace(SOLUTIONS / "flow.ipynb")
+    for seed in [] if short_only else seeds:
+        judge(f"reference, seed {seed}", ref, seed=seed)
+    for steps in SHORT_STEPS:
+        judge(f"reference, {steps} steps", ref, steps=steps)
+    if short_only:
+        return
+    notebook_moons, _ = ref["make_moons"](5000, torch.Generator().manual_seed(0))
+    judge("trained on the notebook's moons", ref, data=notebook_moons)
+    for name in WRONG_TRAINING:
+        path = SOLUTIONS / "wrong" / f"{name}.ipynb"
+        if path.is_file():
+            judge(f"known-wrong {name}", _namespace(path))
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    main([int(s) for s in args if s != "--short-only"] or list(range(6)), "--short-only" in args)
