@@ -98,7 +98,11 @@ VARIED = {"lr": 3e-3, "steps": 14, "batch_size": 48, "seed": 6}
 
 @pytest.mark.points(1)
 def test_train_flow_follows_its_arguments(submission):
-    """train_flow is reproducible from its seed; lr, steps, batch_size, seed, num_layers and hidden all matter."""
+    """train_flow is reproducible from its seed; lr, steps, batch_size, seed, num_layers and hidden all matter.
+
+    Also: float64 data holding the same (float32-representable) points gives exactly the same parameters, since the
+    batches are documented to be float32 whatever the data's dtype.
+    """
     train = moons_data()[0]
     train = train[:600]
     base = trained_params(submission.train_flow(train, **SMALL), 3, 8)
@@ -114,3 +118,7 @@ def test_train_flow_follows_its_arguments(submission):
     trained_params(submission.train_flow(train, **{**SMALL, "num_layers": 5, "hidden": 6}), 5, 6)
     three_d = torch.cat([train, train[:, :1] * train[:, 1:]], dim=1)
     trained_params(submission.train_flow(three_d, **SMALL), 3, 8, 3)
+    from_double = trained_params(submission.train_flow(train.double(), **SMALL), 3, 8)
+    assert all(torch.equal(a[k], b[k]) for a, b in zip(base, from_double, strict=True) for k in a), \
+        _("float64 data holding the same points gave other parameters: train on float32 batches whatever the "
+          "dtype of data")
