@@ -3,6 +3,7 @@ back in the language of its notebook (``metadata.autograder.lang``) for the same
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import sqlite3
@@ -264,3 +265,33 @@ def _hidden_messages():
     for path in sorted((REPO / "tests" / "hidden").glob("*/test_*.py")):
         with path.open("rb") as handle:
             yield from i18n.extract_hidden_checks(handle, {"_": None}, [], {})
+
+
+def _binds_underscore(tree: ast.AST) -> list[int]:
+    """Lines that bind the name ``_`` (unpacking, loops, with-as, imports aside): in a module that translates
+    with ``_()``, such a line turns a failure message into a TypeError."""
+    lines = []
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        elif isinstance(node, ast.For | ast.AsyncFor):  # (a comprehension has a scope of its own)
+            targets = [node.target]
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            targets = [node.optional_vars]
+        for target in targets:
+            if any(isinstance(n, ast.Name) and n.id == "_" for n in ast.walk(target)):
+                lines.append(getattr(node, "lineno", getattr(target, "lineno", 0)))
+    return lines
+
+
+def test_hidden_checks_never_rebind_the_translation_function():
+    """``data, _ = ...`` in a hidden check replaces gettext's ``_``: the student would get a TypeError in place of
+    the check's message. Name unused values ``unused`` or ``_unused`` instead."""
+    offenders = {}
+    for path in sorted((REPO / "tests" / "hidden").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        translates = any(isinstance(n, ast.ImportFrom) and any(a.name == "_" for a in n.names) for n in ast.walk(tree))
+        if translates and (lines := _binds_underscore(tree)):
+            offenders[str(path.relative_to(REPO))] = lines
+    assert not offenders, offenders

@@ -142,14 +142,14 @@ def test_lstm_forget_and_input_gates(submission, device):
     keep = b_ih.clone()
     keep[H:2 * H] += 50.0      # forget gate -> 1
     keep[0:H] -= 50.0          # input gate -> 0
-    _, c1 = _pair(_own(submission, "lstm_step")(*_to(device, x, h, c, W_ih, W_hh, keep, b_hh)), "lstm_step")
+    _h1, c1 = _pair(_own(submission, "lstm_step")(*_to(device, x, h, c, W_ih, W_hh, keep, b_hh)), "lstm_step")
     _tensor(c1, "lstm_step's c_next", (B, H), device)
     assert _close(c1, c, device), _("with the forget gate saturated open and the input gate shut, c_next should "
                                     "equal c")
     write = b_ih.clone()
     write[H:2 * H] -= 50.0     # forget gate -> 0
     write[0:H] += 50.0         # input gate -> 1
-    _, c1 = _pair(_own(submission, "lstm_step")(*_to(device, x, h, c, W_ih, W_hh, write, b_hh)), "lstm_step")
+    _h1, c1 = _pair(_own(submission, "lstm_step")(*_to(device, x, h, c, W_ih, W_hh, write, b_hh)), "lstm_step")
     cand = torch.tanh(x @ W_ih[2 * H:3 * H].T + write[2 * H:3 * H] + h @ W_hh[2 * H:3 * H].T + b_hh[2 * H:3 * H])
     assert _close(_tensor(c1, "lstm_step's c_next", (B, H), device), cand, device), \
         _("with the forget gate shut and the input gate open, c_next should be the candidate g (the third block, tanh)")
