@@ -18,6 +18,7 @@ import functools
 import gettext
 import io
 import os
+import re
 import string
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
@@ -147,7 +148,10 @@ def first_sentence(doc: str | None) -> str:
         words.append(line.strip())
         if line.rstrip().endswith(SENTENCE_ENDS):
             break
-    return " ".join(words)
+    text = " ".join(words)
+    if len(words) > 1 and (end := re.search(r"[.!?](?=\s)", text[len(words[0]):])):  # a sentence ends mid-line
+        text = text[:len(words[0]) + end.end()]
+    return text
 
 
 def extract_hidden_checks(fileobj: IO[bytes], keywords: Mapping[str, Any], comment_tags: list[str],

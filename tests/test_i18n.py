@@ -243,6 +243,8 @@ def test_check_prints_its_lines_in_the_notebooks_language(tmp_path: Path):
     ("rows sum to one\n    for every state.\n\n    Details a student need not read.",
      "rows sum to one for every state."),
     ("Counts are exact.\n    Then more, which is not part of the description.", "Counts are exact."),
+    ("A wrapped first sentence,\n    ending here. Then another\n    sentence.",
+     "A wrapped first sentence, ending here."),
     ("no full stop anywhere\n    still one paragraph\n\n    next paragraph",
      "no full stop anywhere still one paragraph"),
     (None, ""),
