@@ -72,7 +72,7 @@ def test_train_ddpm_covers_the_modes(submission):
     MIN_IN_MODE = 0.7 sits 0.18 below the worst reference run, 0.09 above q-sample-variance-as-std and 0.38 above the
     500-step model; MIN_SHARE = 0.04 sits 0.03 below the worst reference share and above the 500-step model's.
     """
-    data, _ = ring_data()
+    data, _labels = ring_data()
     params = trained_params(submission.train_ddpm(data, oracle.schedule(*SCHEDULE), **TRAIN_ARGS))
     samples = oracle.sample(oracle.Net(params), N_SAMPLES, torch.Generator().manual_seed(7071),
                             oracle.schedule(*SCHEDULE))
@@ -187,7 +187,7 @@ def test_train_ddpm_float64_data(submission):
 LOOP_RUNS = ({"steps": 6, "batch_size": 64, "lr": 1e-2, "seed": 13},
              {"steps": 6, "batch_size": 64, "lr": 1e-2, "seed": 14, "num_classes": 8, "p_uncond": 0.3})
 EDGE_RUN = {"steps": 1, "batch_size": 4, "lr": 1e-2, "seed": 15, "num_classes": 8}   # p_uncond: a drawn value
-MAX_LOOP_DEVIATION = 1e-3   # measurements in test_train_ddpm_follows_the_documented_loop
+MAX_LOOP_DEVIATION = 1e-4   # measurements in test_train_ddpm_follows_the_documented_loop
 
 
 def _movement_deviation(got: dict, want: dict, init: dict) -> float:
@@ -211,8 +211,9 @@ def test_train_ddpm_follows_the_documented_loop(submission):
     MAX_LOOP_DEVIATION. Measured (measure in /tmp, 3 seeds): the reference 0.0 (bit-identical); correct variants
     0.0 (F.mse_loss times 2; Adam without foreach) and at most 1.4e-6 (q_sample computed in float64 and cast);
     gradients never zeroed 0.43-0.51, rows drawn from 1..N-1 0.31-0.38, t drawn from 1..T-1 0.52-0.61, one noise
-    vector shared by the batch 1.1-1.2. 1e-3 sits 700 times above the correct variants and 300 times below the
-    mistakes."""
+    vector shared by the batch 1.1-1.2; the mildest, eps_loss averaged over the coordinates too (half the loss, which
+    Adam nearly undoes), 1.6e-3 and 1.8e-3 (the two main runs, known-wrong eps-loss-mean-over-coordinates). 1e-4 sits
+    70 times above the correct variants and 16 times below the mildest mistake."""
     data, labels = ring_data()
     data, labels = data[:600], labels[:600]
     sched = oracle.schedule(50, 0.002, 0.3)
