@@ -150,6 +150,57 @@ def sample(net: Net, n: int, g: torch.Generator, sched: dict, y: torch.Tensor | 
     return x
 
 
+def _init_draws(g: torch.Generator, num_classes: int) -> list[torch.Tensor]:
+    """init_eps_net's tensors (hidden width 128), drawn as the notebook documents: uniform in +-1/sqrt(fan_in),
+    weight then bias, layer by layer."""
+    in_dim = 2 + EMB_DIM + (num_classes + 1 if num_classes else 0)
+    tensors = []
+    for fan_out, fan_in in [(128, in_dim), (128, 128), (128, 128), (2, 128)]:
+        bound = 1 / math.sqrt(fan_in)
+        for shape in ((fan_out, fan_in), (fan_out,)):
+            tensors.append((torch.rand(shape, generator=g) * 2 - 1) * bound)
+    return tensors
+
+
+def first_drop_draws(seed: int, num_classes: int, n_rows: int, T: int, batch_size: int) -> torch.Tensor:
+    """The uniform draws behind the first step's dropout mask in the documented stream (after the init, rows, t and
+    eps draws): a p_uncond equal to one of them tells `u < p_uncond` from `u <= p_uncond`."""
+    g = torch.Generator().manual_seed(seed)
+    _init_draws(g, num_classes)
+    torch.randint(0, n_rows, (batch_size,), generator=g)
+    torch.randint(0, T, (batch_size,), generator=g)
+    torch.randn(batch_size, 2, generator=g)
+    return torch.rand(batch_size, generator=g)
+
+
+def train_loop(data: torch.Tensor, sched: dict, steps: int, batch_size: int, lr: float, seed: int,
+               labels: torch.Tensor | None = None, num_classes: int = 0, p_uncond: float = 0.2) -> dict:
+    """The notebook's documented training loop, written here with PyTorch's own F.linear and torch.optim.Adam in
+    float32 on the CPU: init_eps_net's draws (uniform, 1/sqrt(fan_in), weight then bias per layer), then per step
+    rows, t, eps and (conditional only) the dropout mask from one generator, the simplified loss, Adam at lr."""
+    g = torch.Generator().manual_seed(seed)
+    tensors = [tensor.requires_grad_(True) for tensor in _init_draws(g, num_classes)]
+    optimizer = torch.optim.Adam(tensors, lr=lr)
+    data, abar = data.to(torch.float32), sched["alphas_cumprod"]
+    for _step in range(steps):
+        rows = torch.randint(0, len(data), (batch_size,), generator=g)
+        t = torch.randint(0, len(abar), (batch_size,), generator=g)
+        eps = torch.randn(batch_size, 2, generator=g)
+        a = abar[t].to(torch.float32)[:, None]
+        feats = [a.sqrt() * data[rows] + (1 - a).sqrt() * eps, time_embedding(t).to(torch.float32)]
+        if num_classes:
+            drop = torch.rand(batch_size, generator=g) < p_uncond
+            feats.append(F.one_hot(torch.where(drop, num_classes, labels[rows]), num_classes + 1).to(torch.float32))
+        h = torch.cat(feats, dim=1)
+        for k in range(3):
+            h = F.silu(F.linear(h, tensors[2 * k], tensors[2 * k + 1]))
+        loss = ((eps - F.linear(h, tensors[6], tensors[7])) ** 2).sum(dim=1).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return {key: tensor.detach() for key, tensor in zip(KEYS, tensors, strict=True)}
+
+
 # --- data and statistics ----------------------------------------------------------------------------------------------
 
 def ring(n: int, g: torch.Generator, angle: float, num_modes: int = 8, radius: float = 2.0, sigma: float = 0.1):
@@ -173,3 +224,13 @@ def mode_stats(samples: torch.Tensor, centres: torch.Tensor, sigma: float = 0.1)
     shares = torch.bincount(nearest.indices[near], minlength=len(centres)).double() / len(samples)
     finite = bool(torch.isfinite(samples).all())
     return (near.double().mean().item() if finite else 0.0), shares
+
+
+def omitting_each(defaults: dict) -> list[tuple[str, dict]]:
+    """Keyword sets for a documented-defaults check: each parameter left out in turn (the others given their
+    documented values), then all of them left out. Each call must equal the call with every documented value given,
+    so a changed default shows up whichever parameter it belongs to (the other values cannot mask it)."""
+    variants = [(name, {k: v for k, v in defaults.items() if k != name}) for name in defaults]
+    if len(defaults) > 1:
+        variants.append((", ".join(defaults), {}))
+    return variants

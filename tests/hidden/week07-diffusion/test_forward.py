@@ -20,6 +20,7 @@ oracle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(oracle)
 DEVICES = oracle.DEVICES
 KEYS = {"betas", "alphas", "alphas_cumprod"}
+SCHEDULE_DEFAULTS = {"beta_1": 1e-3, "beta_T": 0.2, "kind": "linear"}
 
 
 def _schedule(value, T: int) -> dict:
@@ -116,3 +117,38 @@ def test_posterior_matches_bayes_rule(submission, device):
             _("the posterior mean differs from Bayes' rule (T = {T}; at index 0 the posterior is x0 itself)", T=T)
         assert oracle.close(result[1], var, device, atol=1e-13), \
             _("the posterior variance (one number per row, shape (B,)) differs from Bayes' rule (T = {T})", T=T)
+
+
+@pytest.mark.points(1)
+def test_make_schedule_defaults(submission):
+    """make_schedule(T) uses the documented defaults beta_1 = 1e-3, beta_T = 0.2 and kind = "linear"."""
+    for T in (100, 9):
+        documented = _schedule(submission.make_schedule(T, **SCHEDULE_DEFAULTS), T)
+        for left_out, kwargs in oracle.omitting_each(SCHEDULE_DEFAULTS):
+            got = _schedule(submission.make_schedule(T, **kwargs), T)
+            assert all(torch.equal(got[k], documented[k]) for k in KEYS), \
+                _("make_schedule without {left_out} should use its documented default (beta_1 = 1e-3, beta_T = 0.2, "
+                  "kind = 'linear'): keep the defaults of the signature you were given", left_out=left_out)
+
+
+@pytest.mark.points(1)
+def test_float32_inputs_keep_float32(submission):
+    """q_sample and posterior_mean_var answer in the dtype of x0: float32 inputs on the CPU give float32 results.
+
+    The schedule is float64; the notebook asks to move the picked values to x0's device and dtype, so a float32
+    batch (what training sends) is not promoted to float64. Values are checked in float64 by the checks above."""
+    g = torch.Generator().manual_seed(704)
+    sched = oracle.schedule(40, 0.005, 0.3)
+    t = torch.cat([torch.tensor([0, 39]), torch.randint(0, 40, (10,), generator=g)])
+    x0, xt, eps = (torch.randn(12, 2, generator=g) for _i in range(3))
+    out = submission.q_sample(x0, t, eps, sched)
+    assert type(out) is torch.Tensor and tuple(out.shape) == (12, 2) and out.dtype == torch.float32, \
+        _("q_sample on float32 x0 and eps should return float32 values of shape (B, D): move abar to x0's dtype")
+    result = submission.posterior_mean_var(x0, xt, t, sched)
+    assert isinstance(result, (tuple, list)) and len(result) == 2, _("posterior_mean_var should return (mean, var)")
+    mean, var = result
+    assert type(mean) is torch.Tensor and tuple(mean.shape) == (12, 2) and mean.dtype == torch.float32, \
+        _("posterior_mean_var on float32 inputs should return a float32 mean of shape (B, D): move the schedule's "
+          "values to x0's dtype")
+    assert type(var) is torch.Tensor and tuple(var.shape) == (12,) and var.dtype == torch.float32, \
+        _("posterior_mean_var on float32 inputs should return a float32 variance of shape (B,)")

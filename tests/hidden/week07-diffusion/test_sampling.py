@@ -98,3 +98,30 @@ def test_p_sample_loop_with_guidance(submission, device):
         out = submission.p_sample_loop(_send(params, device), 9, _generator(submission, seed), sched, y.to(device), w)
         assert oracle.close(out, expected, device, rtol=1e-8, atol=1e-10), \
             _("with labels and w = {w}, p_sample_loop's samples differ from the contract's guided sampler", w=w)
+
+
+@pytest.mark.points(1)
+def test_p_sample_loop_default_guidance_weight(submission):
+    """p_sample_loop with labels y and no w samples exactly as with the documented default w = 1.0."""
+    g = torch.Generator().manual_seed(715)
+    sched = oracle.schedule(10, 0.01, 0.3)
+    params = _send(oracle.random_params(g, 3), "cpu")
+    y = torch.randint(0, 3, (6,), generator=g)
+    documented = submission.p_sample_loop(params, 6, _generator(submission, 10), sched, y, 1.0)
+    default = submission.p_sample_loop(params, 6, _generator(submission, 10), sched, y)
+    assert type(documented) is torch.Tensor and type(default) is torch.Tensor and torch.equal(default, documented), \
+        _("p_sample_loop(params, n, generator, schedule, y) should sample exactly as with w = 1.0: keep the "
+          "defaults of the signature you were given")
+
+
+@pytest.mark.points(1)
+def test_p_sample_loop_float32_parameters(submission):
+    """p_sample_loop with float32 parameters on the CPU samples in float32: x_T and every z are moved to it."""
+    g = torch.Generator().manual_seed(716)
+    sched = oracle.schedule(8, 0.01, 0.3)
+    params = {key: value.float() for key, value in oracle.random_params(g).items()}
+    out = submission.p_sample_loop(params, 5, _generator(submission, 11), sched)
+    assert type(out) is torch.Tensor and tuple(out.shape) == (5, 2) and out.dtype == torch.float32 \
+        and bool(torch.isfinite(out).all()), \
+        _("with float32 parameters p_sample_loop should return float32 samples of shape (n, 2): draw in float64 "
+          "as the contract says, then move each draw to the parameters' device and dtype")
