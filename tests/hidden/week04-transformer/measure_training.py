@@ -8,40 +8,18 @@ root:
     OMP_NUM_THREADS=1 .venv/bin/python tests/hidden/week04-transformer/measure_training.py [seed ...]
 """
 
-import contextlib
-import importlib.util
-import io
 import random
 import string
 import sys
 import time
 from pathlib import Path
 
-import nbformat
 import torch
+
+from autograder.measuring import load_check, notebook_namespace
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
-
-
-def _load_check():
-    spec = importlib.util.spec_from_file_location("week04_training_check", HERE / "test_training.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _namespace(notebook: Path) -> dict:
-    """The graded code of a reference or known-wrong notebook run here (public checks and demos left out, quietly)."""
-    nb = nbformat.read(notebook, as_version=4)
-    namespace = {"__name__": "__main__"}
-    for cell in nb.cells:
-        grading = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or "skip-grading" in cell.metadata.get("tags", []) or grading.get("grade"):
-            continue
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(cell.source, str(notebook), "exec"), namespace)  # noqa: S102 - the instructor's notebooks
-    return namespace
 
 
 def _timed(label, fn):
@@ -61,11 +39,11 @@ WRONG_TRAINING = ["block-post-norm", "block-no-attention-residual", "positions-a
 
 def main(seeds: list[int]) -> None:
     torch.set_num_threads(1)
-    check = _load_check()
+    check = load_check(HERE / "test_training.py")
     args, T = dict(check.TRAIN_ARGS), check.TRAIN_ARGS["block_size"]
     train, heldout = check.cipher_split()
     plain_train, plain_heldout = check.week1_split(check.census_names())
-    ref = _namespace(SOLUTIONS / "transformer.ipynb")
+    ref = notebook_namespace(SOLUTIONS / "transformer.ipynb")
 
     def judged(params, evaluate_on=heldout):
         """The check's verdict quantity for parameters in init_gpt's layout (format checked as the check does)."""
@@ -97,7 +75,7 @@ def main(seeds: list[int]) -> None:
     init = ref["init_gpt"](32, 4, 2, T, torch.Generator().manual_seed(0))
     _timed("untrained init_gpt", lambda: judged(init))
     for name in WRONG_TRAINING:
-        namespace = _namespace(SOLUTIONS / "wrong" / f"{name}.ipynb")
+        namespace = notebook_namespace(SOLUTIONS / "wrong" / f"{name}.ipynb")
         _timed(f"known-wrong {name}", lambda n=namespace: trained_loss(n, train, heldout))
 
 

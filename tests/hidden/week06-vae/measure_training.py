@@ -8,15 +8,13 @@ repository root:
     OMP_NUM_THREADS=1 .venv/bin/python tests/hidden/week06-vae/measure_training.py [seed ...]
 """
 
-import contextlib
-import importlib.util
-import io
 import sys
 import time
 from pathlib import Path
 
-import nbformat
 import torch
+
+from autograder.measuring import load_check, notebook_namespace
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
@@ -28,26 +26,6 @@ WRONG_TRAINING = ["reparam-logvar-as-std", "reparam-variance-as-std", "reparam-b
                   "train-handful-of-steps"]
 
 
-def _load_check():
-    spec = importlib.util.spec_from_file_location("week06_training_check", HERE / "test_training.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _namespace(notebook: Path) -> dict:
-    """The graded code of a reference or known-wrong notebook run here (public checks and demos left out, quietly)."""
-    nb = nbformat.read(notebook, as_version=4)
-    namespace = {"__name__": "__main__"}
-    for cell in nb.cells:
-        grading = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or "skip-grading" in cell.metadata.get("tags", []) or grading.get("grade"):
-            continue
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(cell.source, str(notebook), "exec"), namespace)  # noqa: S102 - the instructor's notebooks
-    return namespace
-
-
 def _timed(label, fn):
     start = time.process_time()
     value = fn()
@@ -57,11 +35,11 @@ def _timed(label, fn):
 
 def main(seeds: list[int]) -> None:
     torch.set_num_threads(1)
-    check = _load_check()
+    check = load_check(HERE / "test_training.py")
     args = dict(check.TRAIN_ARGS)
     train, heldout = check.shuffled_split()
     plain_train, plain_heldout = check.digits_split()
-    ref = _namespace(SOLUTIONS / "vae.ipynb")
+    ref = notebook_namespace(SOLUTIONS / "vae.ipynb")
 
     def trained(namespace, x, evaluate_on, **overrides):
         params, _ = namespace["train_vae"](x.to(torch.float32), **{**args, **overrides})
@@ -77,7 +55,7 @@ def main(seeds: list[int]) -> None:
     for steps in (20, 100, 300):
         _timed(f"reference, {steps} steps", lambda n=steps: trained(ref, train, heldout, steps=n))
     for name in WRONG_TRAINING:
-        namespace = _namespace(SOLUTIONS / "wrong" / f"{name}.ipynb")
+        namespace = notebook_namespace(SOLUTIONS / "wrong" / f"{name}.ipynb")
         _timed(f"known-wrong {name}", lambda n=namespace: trained(n, train, heldout))
 
 

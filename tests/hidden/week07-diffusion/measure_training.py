@@ -9,15 +9,13 @@ training differs. Usage, from the repository root:
     OMP_NUM_THREADS=1 .venv/bin/python tests/hidden/week07-diffusion/measure_training.py [seed ...]
 """
 
-import contextlib
-import importlib.util
-import io
 import sys
 import time
 from pathlib import Path
 
-import nbformat
 import torch
+
+from autograder.measuring import load_check, notebook_namespace
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
@@ -27,29 +25,9 @@ WRONG_TRAINING = ["q-sample-alpha-not-alphabar", "q-sample-variance-as-std", "tr
                   "train-labels-never-dropped", "eps-loss-mean-over-coordinates"]
 
 
-def _load_check():
-    spec = importlib.util.spec_from_file_location("week07_training_check", HERE / "test_training.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _namespace(notebook: Path) -> dict:
-    """The graded code of a reference or known-wrong notebook run here (public checks and demos left out)."""
-    nb = nbformat.read(notebook, as_version=4)
-    namespace = {"__name__": "__main__"}
-    for cell in nb.cells:
-        grading = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or "skip-grading" in cell.metadata.get("tags", []) or grading.get("grade"):
-            continue
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(cell.source, str(notebook), "exec"), namespace)  # noqa: S102 - the instructor's notebooks
-    return namespace
-
-
 def main(seeds: list[int]) -> None:
     torch.set_num_threads(1)
-    check = _load_check()
+    check = load_check(HERE / "test_training.py")
     oracle = check.oracle
     data, labels = check.ring_data()
     sched = oracle.schedule(*check.SCHEDULE)
@@ -87,7 +65,7 @@ def main(seeds: list[int]) -> None:
 
     print(f"thresholds: in-mode >= {check.MIN_IN_MODE}, every mode share >= {check.MIN_SHARE}, "
           f"guided hit (w = {check.GUIDANCE_W}) >= {check.MIN_HIT}; args {check.TRAIN_ARGS}")
-    ref = _namespace(SOLUTIONS / "diffusion.ipynb")
+    ref = notebook_namespace(SOLUTIONS / "diffusion.ipynb")
     for seed in seeds:
         show_coverage(f"reference, seed {seed}", coverage(ref, seed=seed))
     for seed in seeds:
@@ -104,7 +82,7 @@ def main(seeds: list[int]) -> None:
     for name in WRONG_TRAINING:
         path = SOLUTIONS / "wrong" / f"{name}.ipynb"
         if path.is_file():
-            namespace = _namespace(path)
+            namespace = notebook_namespace(path)
             show_coverage(f"known-wrong {name}", coverage(namespace))
             show_guidance(f"known-wrong {name} (conditional)", guidance(namespace))
 

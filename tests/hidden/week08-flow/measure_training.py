@@ -11,15 +11,13 @@ the repository root:
 --short-only trains only the reference's short runs (SHORT_STEPS optimizer steps, the check's seed).
 """
 
-import contextlib
-import importlib.util
-import io
 import sys
 import time
 from pathlib import Path
 
-import nbformat
 import torch
+
+from autograder.measuring import load_check, notebook_namespace
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
@@ -30,29 +28,9 @@ WRONG_TRAINING = ["train-handful-of-steps", "train-ignores-lr", "missing-permuta
 SHORT_STEPS = (10, 30, 100, 200, 300)
 
 
-def _load_check():
-    spec = importlib.util.spec_from_file_location("week08_training_check", HERE / "test_training.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _namespace(notebook: Path) -> dict:
-    """The graded code of a reference or known-wrong notebook run here (public checks and demos left out)."""
-    nb = nbformat.read(notebook, as_version=4)
-    namespace = {"__name__": "__main__"}
-    for cell in nb.cells:
-        grading = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or "skip-grading" in cell.metadata.get("tags", []) or grading.get("grade"):
-            continue
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(cell.source, str(notebook), "exec"), namespace)  # noqa: S102 - the instructor's notebooks
-    return namespace
-
-
 def main(seeds: list[int], short_only: bool = False) -> None:
     torch.set_num_threads(1)
-    check = _load_check()
+    check = load_check(HERE / "test_training.py")
     oracle = check.oracle
     train, held = check.moons_data()
     gauss = oracle.gaussian_nll(train, held)
@@ -71,7 +49,7 @@ def main(seeds: list[int], short_only: bool = False) -> None:
         verdict = "pass" if gauss - nll >= check.MIN_MARGIN else "FAIL"
         print(f"{label:<48} NLL {nll:.3f}  margin {gauss - nll:+.3f}  {verdict}  ({cpu:4.1f} s CPU)", flush=True)
 
-    ref = _namespace(SOLUTIONS / "flow.ipynb")
+    ref = notebook_namespace(SOLUTIONS / "flow.ipynb")
     for seed in [] if short_only else seeds:
         judge(f"reference, seed {seed}", ref, seed=seed)
     for steps in SHORT_STEPS:
@@ -83,7 +61,7 @@ def main(seeds: list[int], short_only: bool = False) -> None:
     for name in WRONG_TRAINING:
         path = SOLUTIONS / "wrong" / f"{name}.ipynb"
         if path.is_file():
-            judge(f"known-wrong {name}", _namespace(path))
+            judge(f"known-wrong {name}", notebook_namespace(path))
 
 
 if __name__ == "__main__":
