@@ -241,3 +241,27 @@ def test_an_untouched_korean_copy_beside_the_work_is_set_aside(bi: Course, tmp_p
 def test_check_runs_a_korean_notebook_against_its_release(bi: Course):
     result = cli("check", str(bi.solutions_dir(bi.assignment(ID), "ko") / NB), cwd=bi.root)
     assert result.returncode == 0 and "Locked cells were changed" not in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("week", "notebook"), [("week07-diffusion", "diffusion"), ("week08-flow", "flow")])
+def test_korean_twins_reapply_identically_and_refuse_changed_english(tmp_path: Path, week: str, notebook: str):
+    """tools/ko_twins.py rewrites a week's twins from its translation file byte for byte, and refuses (naming the
+    cell) once the English a Korean cell was written from has changed: a stale translation is never written."""
+    import json
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    source = repo / "source" / week / f"{notebook}.ipynb"
+    copy = tmp_path / source.name
+    shutil.copy(source, copy)
+    translations = repo / "tools" / "ko" / f"{week}.py"
+    run = [sys.executable, str(repo / "tools" / "ko_twins.py"), "apply", str(copy), str(translations)]
+    assert subprocess.run(run, capture_output=True, cwd=repo).returncode == 0
+    assert copy.read_bytes() == source.read_bytes()
+    nb = json.loads(copy.read_text(encoding="utf-8"))
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+    cell["source"] = "An edited sentence.\n" + "".join(cell["source"])
+    copy.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    refused = subprocess.run(run, capture_output=True, text=True, cwd=repo)
+    assert refused.returncode != 0 and cell["id"] in refused.stderr, refused.stderr

@@ -8,8 +8,10 @@ from its base only in comments and docstrings (see docs/authoring.md and the iss
     python tools/ko_twins.py apply source/week01-markov/markov.ipynb translations.py
 
 `apply` reads a Python file defining MD (base cell id -> Korean markdown), CODE (base cell id -> list of
-(English fragment, Korean fragment) replaced once each in the base source) and NEW (list of (after base id,
-new id, English markdown, Korean markdown) for new bilingual base cells). It first removes every existing
+(English fragment, Korean fragment) replaced once each in the base source), NEW (list of (after base id,
+new id, English markdown, Korean markdown) for new bilingual base cells) and optionally EN (base cell id -> the
+English markdown its Korean was written from: apply refuses, naming the cell and the first changed line, when the
+notebook's English has changed since). It first removes every existing
 twin and every earlier NEW cell, so running it again gives the same notebook. `--partial` checks a notebook that is
 only partly translated: the twins it has must follow the rules, but cells may lack one.
 """
@@ -107,6 +109,9 @@ def apply(path: Path, data_file: Path) -> int:
     md, code, new = data.get("MD", {}), data.get("CODE", {}), data.get("NEW", [])
     new_ids = {entry[1] for entry in new}
     nb = json.loads(path.read_text(encoding="utf-8"))
+    if stale := _stale_english(nb, md, data.get("EN", {})):
+        raise SystemExit(f"{data_file}: the English of a translated cell changed since it was translated; revise its "
+                         "Korean in MD and copy the new English into EN: " + "; ".join(stale))
     cells = [c for c in nb["cells"] if not is_twin(c) and c.get("id") not in new_ids]
     after: dict[str, list] = {}
     for base_id, new_id, english, korean in new:
@@ -132,6 +137,14 @@ def apply(path: Path, data_file: Path) -> int:
     nbformat.validate(nbformat.from_dict(nb))
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return written
+
+
+def _stale_english(nb: dict, md: dict[str, str], english: dict[str, str]) -> list[str]:
+    """Markdown cells whose English is no longer the text (``EN``) their Korean in ``MD`` was written from."""
+    now = {c.get("id"): _text(c["source"]).strip("\n") for c in nb["cells"]
+           if c["cell_type"] == "markdown" and not is_twin(c)}
+    return [f"cell {cid}: {_first_difference(english[cid].strip(chr(10)), now[cid])}"
+            for cid in md if cid in english and cid in now and english[cid].strip("\n") != now[cid]]
 
 
 def _text(source) -> str:

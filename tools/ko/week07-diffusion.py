@@ -7,14 +7,13 @@
 MD: base cell id -> Korean markdown. CODE: base cell id -> (English fragment, Korean fragment) pairs, each replaced
 once in the base cell's source (ko_twins stops if a fragment does not occur exactly once). Terms: docs/glossary.md,
 section "Diffusion models (week 7)". EN (at the end) holds the English of every markdown cell as it was when
-translated: loading this file stops, naming the cells and showing the English diff, when a base markdown cell has
-changed since, so a stale Korean twin is never written silently. After revising the Korean, update EN with
-`python tools/ko/week07-diffusion.py --update-english`.
+translated: `ko_twins.py apply` refuses, naming the cell and its first changed line, when a base markdown cell has
+changed since, so a stale Korean twin is never written silently. After revising the Korean, copy the new English
+into EN.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import sys
 from pathlib import Path
@@ -410,39 +409,6 @@ CODE = {
 }
 
 
-def _english(notebook: Path) -> dict[str, str]:
-    """The notebook's markdown cells by id, as the text the Korean was written from."""
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    return {c.get("id"): "".join(c["source"]).strip("\n") for c in cells
-            if c["cell_type"] == "markdown" and "lang:ko" not in c.get("metadata", {}).get("tags", [])}
-
-
-def _stale(notebook: Path) -> list[str]:
-    """One diff per translated markdown cell whose English is no longer the one in EN."""
-    now = _english(notebook)
-    out = []
-    for cid in MD:
-        then = EN.get(cid, "").strip("\n")
-        if cid in now and now[cid] != then:
-            diff = difflib.unified_diff(then.splitlines(), now[cid].splitlines(), f"{cid} (translated)",
-                                        f"{cid} (now)", lineterm="", n=1)
-            out.append("\n".join(diff))
-    return out
-
-
-def _update_english(notebook: Path) -> None:
-    """Rewrite the EN block of this file from the notebook's current English (after revising the Korean)."""
-    here = Path(__file__)
-    text = here.read_text(encoding="utf-8")
-    start, end = text.index(f"\n{_BEGIN}\n") + 1, text.index(f"\n{_END}\n") + 1  # the lines, not their definition
-    now = _english(notebook)
-    body = "".join(f'    "{cid}": r"""\n{now[cid]}\n""",\n' for cid in MD if cid in now)
-    here.write_text(text[:start] + _BEGIN + "\nEN = {\n" + body + "}\n" + text[end:], encoding="utf-8")
-
-
-_BEGIN, _END = "# --- English as translated (begin)", "# --- English as translated (end)"
-
-# --- English as translated (begin)
 EN = {
     "cell-00": r"""
 # Week 7 — Diffusion models: adding noise step by step, and learning to remove it
@@ -706,15 +672,4 @@ $\varepsilon_\theta(x_t, t, \varnothing)$ be if `p_uncond = 0`?
 Do not rename the graded functions or change their signatures.
 """,
 }
-# --- English as translated (end)
 
-if __name__ == "__main__":
-    if "--update-english" in sys.argv:
-        _update_english(_target())
-        print(f"{__file__}: EN updated from {_target()}")
-    else:
-        print("\n".join(_stale(_target())) or f"{_target()}: the English of every translated cell is unchanged")
-elif _stale(_target()):
-    raise SystemExit(f"{__file__}: the English of a translated markdown cell changed since it was translated; revise "
-                     "its Korean in MD, then run `python tools/ko/week07-diffusion.py --update-english`.\n"
-                     + "\n".join(_stale(_target())))

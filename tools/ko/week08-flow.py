@@ -5,24 +5,11 @@
 
 MD: the Korean of every markdown cell, by base cell id. CODE: (English, Korean) fragments of the docstrings and
 comments of every code cell students read; ko_twins replaces each once and fails when one is gone. EN: the English
-each MD entry translates. Loading this file fails, naming the cell, when a markdown cell's English is no longer the
-one translated, a cell needs a twin this file lacks, or a code twin would keep an English comment or docstring: a
-twin is then stale, and it is never written silently. Terms: docs/glossary.md (week 8 has its own section).
+each MD entry translates; `ko_twins.py apply` refuses, naming the cell, when it has changed since, and `ko_twins.py
+check` names a cell that lacks a twin. Terms: docs/glossary.md (week 8 has its own section).
 """
 
 from __future__ import annotations
-
-import ast
-import io
-import json
-import re
-import tokenize
-from pathlib import Path
-
-NOTEBOOK = Path(__file__).resolve().parents[2] / "source" / "week08-flow" / "flow.ipynb"
-HANGUL = re.compile(r"[\uac00-\ud7a3]")
-WORD = re.compile(r"\b[A-Za-z]{3,}\b")  # as ko_twins: a comment without an English word needs no translation
-MARKERS = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS)|YOUR CODE HERE")
 
 # Markdown cells, by base cell id, in notebook order.
 MD = {
@@ -512,55 +499,3 @@ Do not rename the graded functions or change their signatures.
 """,
 }
 
-
-def _text(source) -> str:
-    return source if isinstance(source, str) else "".join(source)
-
-
-def _english_left(source: str) -> list[str]:
-    """Comments and docstrings of `source` with English words and no Hangul: text a Korean twin must not keep."""
-    left = [tok.string for tok in tokenize.generate_tokens(io.StringIO(source).readline)
-            if tok.type == tokenize.COMMENT and not MARKERS.search(tok.string) and WORD.search(tok.string)
-            and not HANGUL.search(tok.string)]
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            doc = ast.get_docstring(node)
-            if doc and WORD.search(doc) and not HANGUL.search(doc):
-                left.append(doc.splitlines()[0])
-    return left
-
-
-def _first_difference(old: str, new: str) -> str:
-    for i, (a, b) in enumerate(zip(old.splitlines(), new.splitlines(), strict=False), 1):
-        if a != b:
-            return f"line {i} was {a!r}, is now {b!r}"
-    return "lines were added or removed at the end"
-
-
-def _stale() -> list[str]:
-    """Why the translations no longer fit the notebook, one line per cell (empty when they fit)."""
-    cells = [c for c in json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-             if "lang:ko" not in c.get("metadata", {}).get("tags", [])]
-    ids = {cell.get("id") for cell in cells}
-    out = [f"cell {cid} is no longer in the notebook" for cid in sorted((set(MD) | set(CODE)) - ids)]
-    for cell in cells:
-        cid, source = cell.get("id"), _text(cell["source"])
-        if cell["cell_type"] == "markdown":
-            if cid not in MD:
-                out.append(f"markdown cell {cid} has no Korean in MD")
-            elif source.strip("\n") != EN[cid].strip("\n"):
-                change = _first_difference(EN[cid].strip("\n"), source.strip("\n"))
-                out.append(f"markdown cell {cid} changed since it was translated ({change}): translate the change"
-                           " in MD and copy the new English into EN")
-        elif cell["cell_type"] == "code":
-            for english, korean in CODE.get(cid, []):
-                source = source.replace(english, korean, 1)
-            for text in _english_left(source):
-                out.append(f"code cell {cid}: {text.strip()!r} has no Korean in CODE")
-    return out
-
-
-_problems = _stale()
-if _problems:
-    raise SystemExit(f"tools/ko/{Path(__file__).name}: the Korean no longer fits {NOTEBOOK.name}: "
-                     + "; ".join(_problems))
