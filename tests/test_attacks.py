@@ -345,8 +345,10 @@ def test_disk_fill_stays_in_the_sandbox(big: Graded, place: str):
     assert result.status == Status.graded
     written = [int(n) for n in re.findall(r"^DISK-FILL \S+ (?:full after )?(\d+)", printed_text(result), re.M)]
     assert written and max(written) >= 256 << 20, "the attack did not fill anything: it would pass vacuously"
-    if SCALE_CHECK not in passed(result):  # stopped by a limit, said in plain words
-        assert re.search(r"memory|disk|space|file size", message(result, SCALE_CHECK)), result.tests
+    if SCALE_CHECK not in passed(result):  # stopped by a limit, said in plain words: which limit comes first
+        # (the sandbox's memory, the tmpfs's size, or the call's time on a slow or loaded machine) is the host's
+        assert re.search(r"memory|disk|space|file size|took longer than \d+ s", message(result, SCALE_CHECK)), \
+            result.tests
     else:  # every write failed cleanly (a full tmpfs) and the right answer came back: it earns the check
         assert "full after" in printed_text(result)
     # it wrote to a size-capped tmpfs (memory charged to the sandbox), not to a disk of the host's
