@@ -78,7 +78,11 @@ def test_p_sample_loop_follows_the_contract(submission, device):
         sched = oracle.schedule(T, beta_1, beta_T)
         params = oracle.random_params(g)
         expected = oracle.sample(oracle.Net(params), n, torch.Generator().manual_seed(seed), sched)
-        out = submission.p_sample_loop(_send(params, device), n, _generator(submission, seed), sched)
+        call = submission.watch("p_sample_loop")(_send(params, device), n, _generator(submission, seed), sched)
+        if call.mutated_args[3]:   # float64 CPU parameters: schedule[key].to(device, dtype) is the caller's tensor
+            raise AssertionError(_("p_sample_loop changed the schedule it was given in place (an in-place operation "
+                                   "such as sqrt_ on alphas[i]); use the out-of-place form, alphas[i].sqrt()"))
+        out = call.value
         assert oracle.close(out, expected, device, rtol=1e-8, atol=1e-10), \
             _("with T = {T} steps and n = {n}, p_sample_loop's samples differ from the contract's ancestral sampler "
               "(x_T first; mean from the predicted noise; variance beta~; one draw per step with i > 0 and none at i "

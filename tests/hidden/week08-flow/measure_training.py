@@ -9,6 +9,8 @@ the repository root:
     OMP_NUM_THREADS=1 .venv/bin/python tests/hidden/week08-flow/measure_training.py [seed ...] [--short-only]
 
 --short-only trains only the reference's short runs (SHORT_STEPS optimizer steps, the check's seed).
+--loop measures test_train_flow_follows_the_documented_loop instead: each of its runs with five seeds, for the
+reference and the known-wrong notebooks whose loop differs (the deviation from oracle.train_loop, min and max).
 """
 
 import sys
@@ -26,6 +28,28 @@ SOLUTIONS = ROOT / "solutions/week08-flow"
 WRONG_TRAINING = ["train-handful-of-steps", "train-ignores-lr", "missing-permutation", "log-det-sign",
                   "log-prob-missing-log-det", "scale-not-exponentiated", "wrong-half-conditioned"]
 SHORT_STEPS = (10, 30, 100, 200, 300)
+WRONG_LOOP = ["train-rows-without-replacement", "train-second-generator", "train-ignores-lr", "train-keeps-data-dtype"]
+
+
+def measure_loop(seeds: range = range(5)) -> None:
+    """What test_train_flow_follows_the_documented_loop computes, over more seeds than the check's."""
+    torch.set_num_threads(1)
+    check = load_check(HERE / "test_training.py")
+    train = check.moons_data()[0][:600]
+    three_d = torch.cat([train, train[:, :1] * train[:, 1:]], dim=1)
+    print(f"threshold: deviation < {check.MAX_LOOP_DEVIATION}", flush=True)
+    for name in ["reference", *WRONG_LOOP]:
+        path = SOLUTIONS / ("flow.ipynb" if name == "reference" else f"wrong/{name}.ipynb")
+        train_flow = notebook_namespace(path)["train_flow"]
+        out = []
+        for offset in seeds:
+            for data, run in zip((train, three_d), check.LOOP_RUNS, strict=True):
+                run = {**run, "seed": run["seed"] + offset}
+                got = check.trained_params(train_flow(data, **run), run["num_layers"], run["hidden"], data.shape[1])
+                want = check.oracle.train_loop(data, **run)
+                init = check.oracle.train_loop(data, **{**run, "steps": 0})
+                out.append(check._movement_deviation(got, want, init))
+        print(f"{name:<34} deviation {min(out):.2g} to {max(out):.2g} over {len(out)} runs", flush=True)
 
 
 def main(seeds: list[int], short_only: bool = False) -> None:
@@ -66,4 +90,7 @@ def main(seeds: list[int], short_only: bool = False) -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if "--loop" in args:
+        measure_loop()
+        sys.exit()
     main([int(s) for s in args if s != "--short-only"] or list(range(6)), "--short-only" in args)

@@ -19,6 +19,7 @@ import math
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 LAYER_KEYS = ("net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias", "net.4.weight", "net.4.bias")
@@ -134,6 +135,57 @@ def random_layer(g: torch.Generator, dim: int, hidden: int = 12, scale: float = 
 
 def random_flow(g: torch.Generator, num_layers: int, dim: int, hidden: int = 12, scale: float = 1.0) -> list:
     return [random_layer(g, dim, hidden, scale) for _ in range(num_layers)]
+
+
+# --- the documented training loop ---------------------------------------------------------------------------------
+
+def init_draws(g: torch.Generator, num_layers: int, dim: int, hidden: int) -> list[dict]:
+    """init_flow's parameters from g, written from the notebook's contract: per layer net.0 then net.2, weight then
+    bias, each uniform on (-1/sqrt(fan_in), 1/sqrt(fan_in)) as rand * 2 - 1 scaled; net.4 zero (no draw)."""
+    params = []
+    for _layer in range(num_layers):
+        layer = {}
+        for name, (fan_out, fan_in) in (("net.0", (hidden, dim)), ("net.2", (hidden, hidden))):
+            bound = 1 / math.sqrt(fan_in)
+            layer[f"{name}.weight"] = (torch.rand(fan_out, fan_in, generator=g) * 2 - 1) * bound
+            layer[f"{name}.bias"] = (torch.rand(fan_out, generator=g) * 2 - 1) * bound
+        layer["net.4.weight"], layer["net.4.bias"] = torch.zeros(2 * dim, hidden), torch.zeros(2 * dim)
+        params.append(layer)
+    return params
+
+
+def _log_prob32(params: list, x: torch.Tensor) -> torch.Tensor:
+    """log p(x) in float32 with autograd (F.linear and F.silu): the training loop's loss, not an evaluation."""
+    dim, z = x.shape[1], x
+    total = torch.zeros(len(x))
+    for k, layer in enumerate(params):
+        b = mask(k, dim).to(torch.float32)
+        h = F.silu(F.linear(b * z, layer["net.0.weight"], layer["net.0.bias"]))
+        h = F.silu(F.linear(h, layer["net.2.weight"], layer["net.2.bias"]))
+        out = F.linear(h, layer["net.4.weight"], layer["net.4.bias"])
+        s, t = torch.tanh(out[:, :dim]), out[:, dim:]
+        total = total + ((1 - b) * s).sum(dim=1)
+        z = b * z + (1 - b) * (z * torch.exp(s) + t)
+    return -0.5 * (z ** 2).sum(dim=1) - 0.5 * dim * math.log(2 * math.pi) + total
+
+
+def train_loop(data: torch.Tensor, steps: int, batch_size: int, lr: float, seed: int, num_layers: int = 8,
+               hidden: int = 64) -> list[dict]:
+    """The notebook's documented train_flow, written here in float32 on the CPU with PyTorch's torch.optim.Adam: one
+    generator seeded with seed draws init_flow's parameters, then each step's rows (torch.randint(0, N, (B,))); the
+    loss is the batch's mean negative log-likelihood."""
+    g = torch.Generator().manual_seed(seed)
+    params = [{key: value.requires_grad_(True) for key, value in layer.items()}
+              for layer in init_draws(g, num_layers, data.shape[1], hidden)]
+    optimizer = torch.optim.Adam([value for layer in params for value in layer.values()], lr=lr)
+    data = data.to(torch.float32)
+    for _step in range(steps):
+        rows = torch.randint(0, len(data), (batch_size,), generator=g)
+        loss = -_log_prob32(params, data[rows]).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return [{key: value.detach() for key, value in layer.items()} for layer in params]
 
 
 # --- data and baselines -----------------------------------------------------------------------------------------------
