@@ -320,9 +320,11 @@ CODE = {
     ],
     "cell-06": [
         ("""The noise schedule: {"betas", "alphas", "alphas_cumprod"}, float64 CPU tensors (T,); index i is step t = i+1.
-    linear: betas = linspace(beta_1, beta_T, T); cosine: Nichol & Dhariwal (s = 0.008, betas clipped at 0.999).""",
+    linear: betas = linspace(beta_1, beta_T, T); cosine: Nichol & Dhariwal (s = 0.008, betas clipped at 0.999).
+    Any other kind raises ValueError.""",
          """노이즈 스케줄: {"betas", "alphas", "alphas_cumprod"}, float64 CPU 텐서 (T,). 인덱스 i는 단계 t = i+1입니다.
-    linear: betas = linspace(beta_1, beta_T, T). cosine: Nichol & Dhariwal (s = 0.008, betas를 0.999에서 자릅니다)."""),
+    linear: betas = linspace(beta_1, beta_T, T). cosine: Nichol & Dhariwal (s = 0.008, betas를 0.999에서 자릅니다).
+    그 밖의 kind는 ValueError를 일으킵니다."""),
     ],
     "cell-07": [
         ("# worked example: abar", "# 풀이 예: abar"),

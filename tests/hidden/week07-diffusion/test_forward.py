@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder.harness.feedback import SubmissionError
 from autograder.i18n import _
 
 _spec = importlib.util.spec_from_file_location("week07_oracle", Path(__file__).with_name("oracle.py"))
@@ -55,6 +56,22 @@ def test_make_schedule_cosine(submission):
         got = _schedule(submission.make_schedule(T, 1e-3, 0.2, "cosine"), T)
         assert _matches(got, oracle.schedule(T, kind="cosine")), \
             _("cosine schedule, T = {T}: betas = 1 - f(t)/f(t-1), clipped at 0.999; alphas_cumprod their product", T=T)
+
+
+@pytest.mark.points(1)
+def test_make_schedule_unknown_kind(submission):
+    """make_schedule raises ValueError (or an error derived from it) for a kind other than linear and cosine."""
+    for kind in ("quadratic", "Linear", ""):
+        try:
+            value = submission.make_schedule(10, 1e-3, 0.2, kind)
+        except SubmissionError as error:
+            assert "ValueError" in (error.error_type, error.builtin_type), \
+                _("make_schedule(..., kind={kind!r}) raised {error_type}: the docstring asks for ValueError",
+                  kind=kind, error_type=error.error_type)
+        else:
+            raise AssertionError(_("make_schedule(..., kind={kind!r}) returned {what} instead of raising ValueError "
+                                   "for a kind other than 'linear' and 'cosine'", kind=kind,
+                                   what=type(value).__name__))
 
 
 @pytest.mark.points(1)

@@ -92,14 +92,17 @@ def test_p_sample_loop_follows_the_contract(submission, device):
 @pytest.mark.points(1)
 @pytest.mark.parametrize("device", DEVICES)
 def test_p_sample_loop_with_guidance(submission, device):
-    """p_sample_loop with labels y and a guidance weight w uses the guided noise prediction at every step."""
+    """p_sample_loop with labels y and a guidance weight w uses the guided noise prediction at every step.
+
+    y is sent as a CPU tensor whatever the device of the parameters (the docstring puts no device on it; on a GPU
+    p_sample_loop moves it)."""
     g = torch.Generator().manual_seed(714)
     sched = oracle.schedule(15, 0.01, 0.3)
     params = oracle.random_params(g, 4)
     y = torch.randint(0, 4, (9,), generator=g)
     for w, seed in ((2.5, 8), (0.0, 9)):
         expected = oracle.sample(oracle.Net(params), 9, torch.Generator().manual_seed(seed), sched, y, w)
-        out = submission.p_sample_loop(_send(params, device), 9, _generator(submission, seed), sched, y.to(device), w)
+        out = submission.p_sample_loop(_send(params, device), 9, _generator(submission, seed), sched, y, w)
         assert oracle.close(out, expected, device, rtol=1e-8, atol=1e-10), \
             _("with labels and w = {w}, p_sample_loop's samples differ from the contract's guided sampler", w=w)
 
