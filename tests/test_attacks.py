@@ -334,8 +334,11 @@ def test_thread_bomb_stops_at_the_process_limit(big: Graded):
 def test_memory_bomb_costs_only_its_own_check(big: Graded):
     result = big["memory-bomb"]
     assert_graded(result, 3, ADD_CHECKS)
-    assert message(result, SCALE_CHECK) == "ran out of memory (limit 512 MiB) while calling `scale` in test_scale"
-    assert "memory" in result.reason
+    # near its limit the kernel first reclaims the sandbox's file cache (the runtime's own libraries), which can
+    # make the last allocations slow: on a slow or loaded host the call's time limit may end the bomb first
+    assert message(result, SCALE_CHECK) in {"ran out of memory (limit 512 MiB) while calling `scale` in test_scale",
+                                            "took longer than 4 s while calling `scale` in test_scale"}
+    assert re.search(r"memory|took longer", result.reason), result.reason
 
 
 @pytest.mark.parametrize("place", DISK_PLACES)
