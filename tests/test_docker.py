@@ -510,8 +510,9 @@ def test_attack_outcomes_through_docker(both):
     assert fork.score == 3 and fork.status == Status.graded and "while calling `add`" in fork.reason
     memory = results["memory-bomb"]
     assert memory.score == 3
-    assert next(t.message for t in memory.tests if t.name == "test_scale") == \
-        "ran out of memory (limit 1 GiB) while calling `scale` in test_scale"
+    assert next(t.message for t in memory.tests if t.name == "test_scale") in \
+        {"ran out of memory (limit 1 GiB) while calling `scale` in test_scale",
+         "took longer than 4 s while calling `scale` in test_scale"}  # which limit first: the host's timing
     for place in FILL_PLACES:
         result = results[f"disk-fill-{place}"]
         assert {"test_add_integers", "test_add_floats"} <= passed(result) and result.status == Status.graded
