@@ -35,20 +35,11 @@ def measure_loop(seeds: range = range(5)) -> None:
     """What test_train_flow_follows_the_documented_loop computes, over more seeds than the check's."""
     torch.set_num_threads(1)
     check = load_check(HERE / "test_training.py")
-    train = check.moons_data()[0][:600]
-    three_d = torch.cat([train, train[:, :1] * train[:, 1:]], dim=1)
     print(f"threshold: deviation < {check.MAX_LOOP_DEVIATION}", flush=True)
     for name in ["reference", *WRONG_LOOP]:
         path = SOLUTIONS / ("flow.ipynb" if name == "reference" else f"wrong/{name}.ipynb")
         train_flow = notebook_namespace(path)["train_flow"]
-        out = []
-        for offset in seeds:
-            for data, run in zip((train, three_d), check.LOOP_RUNS, strict=True):
-                run = {**run, "seed": run["seed"] + offset}
-                got = check.trained_params(train_flow(data, **run), run["num_layers"], run["hidden"], data.shape[1])
-                want = check.oracle.train_loop(data, **run)
-                init = check.oracle.train_loop(data, **{**run, "steps": 0})
-                out.append(check._movement_deviation(got, want, init))
+        out = [d for offset in seeds for d in check.loop_deviations(train_flow, offset)]
         print(f"{name:<34} deviation {min(out):.2g} to {max(out):.2g} over {len(out)} runs", flush=True)
 
 

@@ -152,6 +152,21 @@ LOOP_RUNS = ({"steps": 6, "batch_size": 64, "lr": 1e-2, "seed": 13, "num_layers"
 MAX_LOOP_DEVIATION = 1e-4   # measurements in test_train_flow_follows_the_documented_loop
 
 
+def loop_deviations(train_flow, seed_offset: int = 0) -> list[float]:
+    """The movement deviation of train_flow from oracle.train_loop on each of LOOP_RUNS (seeds shifted by
+    seed_offset): 2-D moons, then 3-D points. The check's computation; measure_training.py --loop reuses it."""
+    train = moons_data()[0][:600]
+    three_d = torch.cat([train, train[:, :1] * train[:, 1:]], dim=1)
+    out = []
+    for data, run in zip((train, three_d), LOOP_RUNS, strict=True):
+        run = {**run, "seed": run["seed"] + seed_offset}
+        got = trained_params(train_flow(data, **run), run["num_layers"], run["hidden"], data.shape[1])
+        want = oracle.train_loop(data, **run)
+        init = oracle.train_loop(data, **{**run, "steps": 0})
+        out.append(_movement_deviation(got, want, init))
+    return out
+
+
 def _movement_deviation(got: list, want: list, init: list) -> float:
     """|got - want| / |want - init| over all parameters: how far the returned parameters are from the documented
     loop's, relative to how far that loop moved them."""
@@ -177,13 +192,8 @@ def test_train_flow_follows_the_documented_loop(submission):
     sits 55 times above the largest correct deviation and 29 times below the mildest mistake (AdamW's weight decay);
     the sum of the batch's losses instead of their mean (which Adam nearly undoes: 1.7e-5 to 4.5e-3) is not a
     mistake this check claims to catch."""
-    train = moons_data()[0][:600]
-    three_d = torch.cat([train, train[:, :1] * train[:, 1:]], dim=1)
-    for data, run in zip((train, three_d), LOOP_RUNS, strict=True):
-        got = trained_params(submission.train_flow(data, **run), run["num_layers"], run["hidden"], data.shape[1])
-        want = oracle.train_loop(data, **run)
-        init = oracle.train_loop(data, **{**run, "steps": 0})
-        assert _movement_deviation(got, want, init) < MAX_LOOP_DEVIATION, \
+    for deviation in loop_deviations(submission.train_flow):
+        assert deviation < MAX_LOOP_DEVIATION, \
             _("a few steps of train_flow do not give the parameters of the documented loop: initialise with "
               "init_flow(generator, num_layers, D, hidden); per step draw the rows with torch.randint(0, len(data), "
               "(batch_size,), generator=generator) from that one generator; minimise the batch's mean negative "
